@@ -1,0 +1,34 @@
+//! # hepnn-nn — the deep-learning course's networks, on burn
+//!
+//! One file (or folder) per slide family, in the order the course teaches them:
+//!
+//! | module | slide | what it holds |
+//! |---|---|---|
+//! | [`neuron`] | the formal neuron | McCulloch–Pitts neuron, logic gates, a 4-bit adder; the general neuron and its activations |
+//! | [`approx`] | universal approximation | a function as a sum of N shifted ReLUs |
+//! | [`mlp`] | the multilayer perceptron | [`mlp::MlpConfig`] / [`mlp::Mlp`], parameter counting |
+//! | [`backprop`] | backpropagation | the loss ½Σ(ŷ−y)², gradient descent with a learning rate that changes over time |
+//! | [`gradcheck`] | checking gradients | central finite differences in float64 against burn's autodiff |
+//! | [`train`] | training | the loop every later model uses: progress bar, CSV metrics, plots, checkpoints, resume, NaN guard |
+//!
+//! Models follow burn's layer shape: `FooConfig` → `FooConfig::init(&Device)` → `Foo::forward`.
+//! Tensors are burn 0.22 `Tensor<D>` on a [`burn::prelude::Device`]; nothing here is generic over
+//! a backend, the device is chosen once by the caller.
+//!
+//! ```
+//! use hepnn_nn::mlp::MlpConfig;
+//! // (n+1)p + (p+1)q + (q+1)·2 for n = p = q = 10 and two outputs:
+//! assert_eq!(MlpConfig::new(vec![10, 10, 10, 2]).param_count(), 242);
+//! ```
+#![warn(missing_docs)]
+
+pub mod approx;
+pub mod backprop;
+pub mod error;
+pub mod gradcheck;
+pub mod mlp;
+pub mod neuron;
+pub mod plot;
+pub mod train;
+
+pub use error::{NnError, Result};
