@@ -105,7 +105,8 @@ impl TwoLayerSigmoid {
 pub struct WorkedExample {
     /// ½Σ(ŷ−y)² before the step (by hand: 0.298371109).
     pub loss_before: f64,
-    /// ½Σ(ŷ−y)² after one step (by hand: 0.291027924).
+    /// ½Σ(ŷ−y)² after one step. Mazur moves only the weights (0.291027924 by hand); here the
+    /// biases move too, so the loss falls further.
     pub loss_after: f64,
     /// w₁…w₈ after one step with α = 0.5 (by hand: 0.149780716, 0.19956143, 0.24975114,
     /// 0.29950229, 0.35891648, 0.408666186, 0.511301270, 0.561370121).

@@ -1,0 +1,5 @@
+//! The course's first slides as runnable examples, each returning its [`Summary`](crate::summary::Summary).
+
+pub mod approx;
+pub mod backprop;
+pub mod neuron;

@@ -1,0 +1,104 @@
+//! The `hepnn` command line: argument parsing, the course examples, `demo`, and the shared output
+//! contract (`--seed`, `--out DIR`, a table on stdout, `DIR/summary.json`).
+#![warn(missing_docs)]
+
+pub mod course;
+pub mod demo;
+pub mod device;
+pub mod inspect;
+pub mod summary;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Deep learning for particle physics: from the formal neuron to GNN track reconstruction.
+#[derive(Debug, Parser)]
+#[command(name = "hepnn", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Seed of every random choice: the same seed gives the same numbers.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output folder (created if needed): summary.json, plots, checkpoints.
+    #[arg(long, default_value = "hepnn-out")]
+    pub out: PathBuf,
+    /// Compute device: cpu (burn flex), cuda or wgpu (when built with that feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// The subcommands (the flattened option groups are documented on their types).
+#[allow(missing_docs)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything hepnn has on embedded defaults and write a report (report.md, plots,
+    /// summary.json).
+    Demo {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One course topic as a small runnable example.
+    Examples {
+        /// Which example.
+        #[command(subcommand)]
+        example: Example,
+    },
+    /// Read a TrackML event and print what it holds.
+    Inspect {
+        /// Folder holding the event's CSV files.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Event prefix, e.g. event000000001.
+        #[arg(long)]
+        event: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// The course examples.
+#[allow(missing_docs)]
+#[derive(Debug, Subcommand)]
+pub enum Example {
+    /// McCulloch–Pitts neurons: logic gates and a 4-bit adder; the general neuron's activations.
+    Neuron {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Universal approximation by sums of N shifted ReLUs.
+    Approx {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Backpropagation: the worked example by hand, then an MLP that measures track q/pT from
+    /// three pixel hits, against the classical circle fit.
+    Backprop {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: course::backprop::BackpropOptions,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo { common } => demo::run(&common),
+        Command::Examples { example } => match example {
+            Example::Neuron { common } => course::neuron::run(&common).map(|_| ()),
+            Example::Approx { common } => course::approx::run(&common).map(|_| ()),
+            Example::Backprop { common, options } => {
+                course::backprop::run(&common, &options).map(|_| ())
+            }
+        },
+        Command::Inspect { dir, event, common } => inspect::run(&dir, &event, &common),
+    }
+}

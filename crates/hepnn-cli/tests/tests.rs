@@ -1,0 +1,122 @@
+//! Integration tests of the `hepnn` command: the output contract (table, summary.json, exit code
+//! 2 with a clear message on bad input), the demo, resume, and the physics figures.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn hepnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hepnn"))
+        .args(args)
+        .output()
+        .expect("the hepnn binary runs")
+}
+
+fn summary(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} missing from summary.json: {v}"))
+}
+
+#[test]
+fn demo_writes_report_and_the_foundation_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&["demo", "--out", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("param_count"), "{stdout}");
+    let s = summary(dir.path());
+    assert_eq!(s["param_count"], 242);
+    assert_eq!(s["adder_cases_passed"], 256);
+    let e4 = num(&s, "approx_max_error_sin_n4");
+    let e64 = num(&s, "approx_max_error_sin_n64");
+    // The interpolant's bound h²/8·max|f''| at N = 64 on [0, 2π] is 1.2e-3.
+    assert!(e64 < 1.21e-3 && e64 < e4 / 100.0, "{e4} {e64}");
+    assert!(num(&s, "approx_max_error_sin_trained_n64") < 1.21e-3);
+    for f in ["report.md", "approx_error.png", "pt_resolution.png", "pt_mlp/training.png", "pt_mlp/metrics.csv"] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+}
+
+#[test]
+fn the_mlp_measures_q_over_pt_as_well_as_the_beam_constrained_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&[
+        "examples", "backprop", "--out", dir.path().to_str().unwrap(), "--seed", "7",
+        "--test-tracks", "4000",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(dir.path());
+    assert!((num(&s, "backprop_worked_w5_after") - 0.358_916_48).abs() < 2e-6);
+    assert!((num(&s, "backprop_worked_loss_before") - 0.298_371_109).abs() < 1e-6);
+    // Learning the beam-line constraint, the MLP beats the free three-point circle fit and comes
+    // within 30% of the beam-constrained fit.
+    assert!(num(&s, "pt_mlp_over_circle_fit") < 0.7, "{s}");
+    assert!(num(&s, "pt_mlp_over_beam_constrained_fit") < 1.3, "{s}");
+    assert!(num(&s, "pt_mlp_charge_correct_fraction") > 0.99, "{s}");
+}
+
+#[test]
+fn resume_from_the_cli_gives_the_uninterrupted_result() {
+    let full = tempfile::tempdir().unwrap();
+    let cut = tempfile::tempdir().unwrap();
+    let args = |dir: &Path, epochs: &'static str| {
+        vec![
+            "examples".to_string(), "backprop".into(), "--out".into(), dir.display().to_string(),
+            "--epochs".into(), epochs.into(), "--train-tracks".into(), "3000".into(),
+            "--test-tracks".into(), "1000".into(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = hepnn(&a);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(args(full.path(), "4"));
+    run(args(cut.path(), "2"));
+    let mut resumed = args(cut.path(), "4");
+    resumed.push("--resume".into());
+    run(resumed);
+    let (a, b) = (summary(full.path()), summary(cut.path()));
+    assert_eq!(a["pt_mlp_sigma_q_over_pt"], b["pt_mlp_sigma_q_over_pt"]);
+    assert_eq!(a["pt_final_train_loss"], b["pt_final_train_loss"]);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&["inspect", "--dir", "/no/such/folder", "--event", "event000000001", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/no/such/folder"), "{err}");
+
+    #[cfg(not(feature = "cuda"))]
+    {
+        let out = hepnn(&["examples", "approx", "--device", "cuda", "--out", dir.path().to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("feature"));
+    }
+    let out = hepnn(&["examples", "approx", "--device", "tpu", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown device"));
+}
+
+#[test]
+fn inspect_reads_the_real_trackml_event() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/trackml");
+    if !data.is_dir() {
+        eprintln!("skipping: {} is absent", data.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&["inspect", "--dir", data.to_str().unwrap(), "--event", "event000000001", "--out", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(dir.path());
+    assert_eq!(s["hits"], 5527);
+    assert_eq!(s["noise_hits"], 829);
+    assert_eq!(s["particles"], 548);
+}
