@@ -26,8 +26,16 @@ pub fn run(common: &Common) -> anyhow::Result<()> {
     all.write(&common.out)?;
 
     let mut md = String::new();
-    let f = |s: &Summary, k: &str| s.get(k).map(|v| v.to_string()).unwrap_or_else(|| "—".into());
-    writeln!(md, "# hepnn demo report\n\nSeed {}. Every figure is also in `summary.json`.\n", common.seed)?;
+    let f = |s: &Summary, k: &str| {
+        s.get(k)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "—".into())
+    };
+    writeln!(
+        md,
+        "# hepnn demo report\n\nSeed {}. Every figure is also in `summary.json`.\n",
+        common.seed
+    )?;
     writeln!(md, "## Formal neurons\n")?;
     writeln!(
         md,
@@ -38,8 +46,14 @@ pub fn run(common: &Common) -> anyhow::Result<()> {
         f(&neuron, "adder_cases_passed")
     )?;
     writeln!(md, "## Universal approximation\n")?;
-    writeln!(md, "max |sin x − f_N(x)| on [0, 2π] for f_N a sum of N shifted ReLUs:\n")?;
-    writeln!(md, "| N | interpolant | trained (Adam) | Gaussian bump |\n|---|---|---|---|")?;
+    writeln!(
+        md,
+        "max |sin x − f_N(x)| on [0, 2π] for f_N a sum of N shifted ReLUs:\n"
+    )?;
+    writeln!(
+        md,
+        "| N | interpolant | trained (Adam) | Gaussian bump |\n|---|---|---|---|"
+    )?;
     for n in course::approx::NS {
         writeln!(
             md,
@@ -49,7 +63,10 @@ pub fn run(common: &Common) -> anyhow::Result<()> {
             f(&approx, &format!("approx_max_error_gauss_n{n}"))
         )?;
     }
-    writeln!(md, "\n![approximations](approx_sin.png)\n![errors](approx_error.png)\n")?;
+    writeln!(
+        md,
+        "\n![approximations](approx_sin.png)\n![errors](approx_error.png)\n"
+    )?;
     writeln!(md, "## MLP and backpropagation\n")?;
     writeln!(
         md,

@@ -42,7 +42,13 @@ impl Summary {
 
     /// The figures as a table (two columns).
     pub fn table(&self, title: &str) -> String {
-        let width = self.rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(6);
+        let width = self
+            .rows
+            .iter()
+            .map(|(n, _)| n.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
         let mut out = format!("{title}\n{}\n", "-".repeat(title.len()));
         for (name, value) in &self.rows {
             let shown = match value {
@@ -73,5 +79,6 @@ impl Summary {
 
 /// Creates the output folder, with a clear error.
 pub fn prepare_out(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating output folder {}", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating output folder {}", dir.display()))
 }

@@ -19,14 +19,20 @@ fn summary(dir: &Path) -> Value {
 }
 
 fn num(v: &Value, key: &str) -> f64 {
-    v[key].as_f64().unwrap_or_else(|| panic!("{key} missing from summary.json: {v}"))
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing from summary.json: {v}"))
 }
 
 #[test]
 fn demo_writes_report_and_the_foundation_figures() {
     let dir = tempfile::tempdir().unwrap();
     let out = hepnn(&["demo", "--out", dir.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("param_count"), "{stdout}");
     let s = summary(dir.path());
@@ -37,7 +43,13 @@ fn demo_writes_report_and_the_foundation_figures() {
     // The interpolant's bound h²/8·max|f''| at N = 64 on [0, 2π] is 1.2e-3.
     assert!(e64 < 1.21e-3 && e64 < e4 / 100.0, "{e4} {e64}");
     assert!(num(&s, "approx_max_error_sin_trained_n64") < 1.21e-3);
-    for f in ["report.md", "approx_error.png", "pt_resolution.png", "pt_mlp/training.png", "pt_mlp/metrics.csv"] {
+    for f in [
+        "report.md",
+        "approx_error.png",
+        "pt_resolution.png",
+        "pt_mlp/training.png",
+        "pt_mlp/metrics.csv",
+    ] {
         assert!(dir.path().join(f).exists(), "{f} missing");
     }
 }
@@ -46,10 +58,20 @@ fn demo_writes_report_and_the_foundation_figures() {
 fn the_mlp_measures_q_over_pt_as_well_as_the_beam_constrained_fit() {
     let dir = tempfile::tempdir().unwrap();
     let out = hepnn(&[
-        "examples", "backprop", "--out", dir.path().to_str().unwrap(), "--seed", "7",
-        "--test-tracks", "4000",
+        "examples",
+        "backprop",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--seed",
+        "7",
+        "--test-tracks",
+        "4000",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = summary(dir.path());
     assert!((num(&s, "backprop_worked_w5_after") - 0.358_916_48).abs() < 2e-6);
     assert!((num(&s, "backprop_worked_loss_before") - 0.298_371_109).abs() < 1e-6);
@@ -66,15 +88,26 @@ fn resume_from_the_cli_gives_the_uninterrupted_result() {
     let cut = tempfile::tempdir().unwrap();
     let args = |dir: &Path, epochs: &'static str| {
         vec![
-            "examples".to_string(), "backprop".into(), "--out".into(), dir.display().to_string(),
-            "--epochs".into(), epochs.into(), "--train-tracks".into(), "3000".into(),
-            "--test-tracks".into(), "1000".into(),
+            "examples".to_string(),
+            "backprop".into(),
+            "--out".into(),
+            dir.display().to_string(),
+            "--epochs".into(),
+            epochs.into(),
+            "--train-tracks".into(),
+            "3000".into(),
+            "--test-tracks".into(),
+            "1000".into(),
         ]
     };
     let run = |a: Vec<String>| {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         let out = hepnn(&a);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     run(args(full.path(), "4"));
     run(args(cut.path(), "2"));
@@ -89,18 +122,40 @@ fn resume_from_the_cli_gives_the_uninterrupted_result() {
 #[test]
 fn bad_input_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let out = hepnn(&["inspect", "--dir", "/no/such/folder", "--event", "event000000001", "--out", dir.path().to_str().unwrap()]);
+    let out = hepnn(&[
+        "inspect",
+        "--dir",
+        "/no/such/folder",
+        "--event",
+        "event000000001",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/no/such/folder"), "{err}");
 
     #[cfg(not(feature = "cuda"))]
     {
-        let out = hepnn(&["examples", "approx", "--device", "cuda", "--out", dir.path().to_str().unwrap()]);
+        let out = hepnn(&[
+            "examples",
+            "approx",
+            "--device",
+            "cuda",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("feature"));
     }
-    let out = hepnn(&["examples", "approx", "--device", "tpu", "--out", dir.path().to_str().unwrap()]);
+    let out = hepnn(&[
+        "examples",
+        "approx",
+        "--device",
+        "tpu",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown device"));
 }
@@ -113,8 +168,20 @@ fn inspect_reads_the_real_trackml_event() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = hepnn(&["inspect", "--dir", data.to_str().unwrap(), "--event", "event000000001", "--out", dir.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hepnn(&[
+        "inspect",
+        "--dir",
+        data.to_str().unwrap(),
+        "--event",
+        "event000000001",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = summary(dir.path());
     assert_eq!(s["hits"], 5527);
     assert_eq!(s["noise_hits"], 829);

@@ -52,7 +52,10 @@ impl ReluSum {
     /// # Panics
     /// When `n` is zero or `hi <= lo`.
     pub fn interpolate(f: impl Fn(f64) -> f64, lo: f64, hi: f64, n: usize) -> Self {
-        assert!(n > 0 && hi > lo, "need n ≥ 1 intervals on a non-empty range");
+        assert!(
+            n > 0 && hi > lo,
+            "need n ≥ 1 intervals on a non-empty range"
+        );
         let h = (hi - lo) / n as f64;
         let knots: Vec<f64> = (0..=n).map(|k| lo + h * k as f64).collect();
         let values: Vec<f64> = knots.iter().map(|&x| f(x)).collect();
@@ -224,7 +227,8 @@ mod tests {
         let mut previous = f64::INFINITY;
         for n in [4, 8, 16, 32, 64] {
             let h = TAU / n as f64;
-            let err = ReluSum::interpolate(f64::sin, 0.0, TAU, n).max_error(f64::sin, 0.0, TAU, 4001);
+            let err =
+                ReluSum::interpolate(f64::sin, 0.0, TAU, n).max_error(f64::sin, 0.0, TAU, 4001);
             assert!(err <= h * h / 8.0 * 1.0 + 1e-12, "N={n}: {err} above h²/8");
             assert!(err < previous, "N={n}: error did not fall");
             previous = err;
@@ -232,7 +236,10 @@ mod tests {
         // Gaussian bump, max|f''| = 1 on [−4, 4].
         let e64 = ReluSum::interpolate(bump, -4.0, 4.0, 64).max_error(bump, -4.0, 4.0, 4001);
         let e4 = ReluSum::interpolate(bump, -4.0, 4.0, 4).max_error(bump, -4.0, 4.0, 4001);
-        assert!(e64 < (8.0f64 / 64.0).powi(2) / 8.0 && e64 < e4, "{e64} vs {e4}");
+        assert!(
+            e64 < (8.0f64 / 64.0).powi(2) / 8.0 && e64 < e4,
+            "{e64} vs {e4}"
+        );
     }
 
     #[test]
@@ -250,7 +257,16 @@ mod tests {
         let start = ReluSum::interpolate(f64::sin, 0.0, TAU, 8);
         let options = FitOptions::default();
         let fitted = start.fit(f64::sin, 0.0, TAU, &options, &device);
-        let sse = |s: &ReluSum| grid(0.0, TAU, 512).map(|x| (s.eval(x) - x.sin()).powi(2)).sum::<f64>();
-        assert!(sse(&fitted) < 0.8 * sse(&start), "{} vs {}", sse(&fitted), sse(&start));
+        let sse = |s: &ReluSum| {
+            grid(0.0, TAU, 512)
+                .map(|x| (s.eval(x) - x.sin()).powi(2))
+                .sum::<f64>()
+        };
+        assert!(
+            sse(&fitted) < 0.8 * sse(&start),
+            "{} vs {}",
+            sse(&fitted),
+            sse(&start)
+        );
     }
 }

@@ -136,9 +136,9 @@ pub fn worked_example(device: &Device) -> WorkedExample {
     let mut descent =
         GradientDescent::new(LrSchedulerConfig::Constant(0.5)).expect("0.5 is a valid rate");
     (model, _) = descent.step(model, loss);
-    let loss_after =
-        f64::from(half_squared_error(model.forward(x), y).into_scalar::<f32>());
-    let read = |t: Tensor<2>| -> Vec<f32> { t.into_data().try_to_vec::<f32>().expect("f32 weights") };
+    let loss_after = f64::from(half_squared_error(model.forward(x), y).into_scalar::<f32>());
+    let read =
+        |t: Tensor<2>| -> Vec<f32> { t.into_data().try_to_vec::<f32>().expect("f32 weights") };
     let w1 = read(model.hidden.weight.val());
     let w2 = read(model.output.weight.val());
     WorkedExample {
@@ -155,7 +155,11 @@ mod tests {
     #[test]
     fn worked_example_matches_the_hand_computation() {
         let ex = worked_example(&Device::flex().autodiff());
-        assert!((ex.loss_before - 0.298_371_109).abs() < 1e-6, "{}", ex.loss_before);
+        assert!(
+            (ex.loss_before - 0.298_371_109).abs() < 1e-6,
+            "{}",
+            ex.loss_before
+        );
         let by_hand = [
             0.149_780_716,
             0.199_561_43,
@@ -167,7 +171,11 @@ mod tests {
             0.561_370_121,
         ];
         for (i, (got, want)) in ex.weights_after.iter().zip(by_hand).enumerate() {
-            assert!((got - want).abs() < 2e-6, "w{} = {got}, by hand {want}", i + 1);
+            assert!(
+                (got - want).abs() < 2e-6,
+                "w{} = {got}, by hand {want}",
+                i + 1
+            );
         }
         assert!(ex.loss_after < ex.loss_before);
     }

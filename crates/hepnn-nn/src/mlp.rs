@@ -19,8 +19,8 @@
 //! assert_eq!(mlp.num_params(), 242);
 //! ```
 
-use crate::neuron::Activation;
 use crate::NnError;
+use crate::neuron::Activation;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 
@@ -58,7 +58,8 @@ impl MlpConfig {
     /// # Panics
     /// When the widths are invalid; call [`MlpConfig::validate`] first on user input.
     pub fn init(&self, device: &Device) -> Mlp {
-        self.validate().expect("MLP widths checked by MlpConfig::validate");
+        self.validate()
+            .expect("MLP widths checked by MlpConfig::validate");
         Mlp {
             layers: self
                 .sizes
@@ -90,7 +91,11 @@ impl Mlp {
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
             let z = layer.forward(h);
-            if i < last { self.activation.forward(z) } else { z }
+            if i < last {
+                self.activation.forward(z)
+            } else {
+                z
+            }
         })
     }
 }

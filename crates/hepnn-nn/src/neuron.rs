@@ -246,7 +246,8 @@ fn erf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let y = 1.0 - poly * (-x * x).exp();
     if x >= 0.0 { y } else { -y }
 }
@@ -296,8 +297,13 @@ impl Neuron {
     pub fn with_weights(mut self, weights: &[f32], bias: f32) -> Self {
         let device = self.linear.weight.device();
         let n = weights.len();
-        self.linear.weight = burn::module::Param::from_tensor(Tensor::<1>::from_floats(weights, &device).reshape([n, 1]));
-        self.linear.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_floats([bias], &device)));
+        self.linear.weight = burn::module::Param::from_tensor(
+            Tensor::<1>::from_floats(weights, &device).reshape([n, 1]),
+        );
+        self.linear.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_floats(
+            [bias],
+            &device,
+        )));
         self
     }
 }
@@ -345,7 +351,11 @@ mod tests {
             let got: Vec<f32> = t.into_data().try_to_vec::<f32>().expect("f32 data");
             for (z, g) in zs.iter().zip(got) {
                 let want = act.eval(f64::from(*z));
-                assert!((f64::from(g) - want).abs() < 1e-5, "{}({z}) = {g}, want {want}", act.name());
+                assert!(
+                    (f64::from(g) - want).abs() < 1e-5,
+                    "{}({z}) = {g}, want {want}",
+                    act.name()
+                );
             }
         }
         // By hand: σ(0) = ½, softplus(0) = ln 2, GELU(1) = Φ(1) = 0.841345.
@@ -358,7 +368,9 @@ mod tests {
     fn general_neuron_by_hand() {
         // y = σ(0.5 + 1·1 − 2·1) = σ(−0.5) = 0.377541
         let device = Device::flex();
-        let neuron = NeuronConfig::new(2).init(&device).with_weights(&[1.0, -2.0], 0.5);
+        let neuron = NeuronConfig::new(2)
+            .init(&device)
+            .with_weights(&[1.0, -2.0], 0.5);
         let y = neuron.forward(Tensor::<2>::from_floats([[1.0, 1.0]], &device));
         let y: f32 = y.into_scalar();
         assert!((y - 0.377_541).abs() < 1e-5, "{y}");

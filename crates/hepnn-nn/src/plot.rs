@@ -11,7 +11,9 @@ use crate::{NnError, Result};
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
 /// crash never leaves a half-written file and an existing file survives a failed write.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    atomic_write_with(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| NnError::io(tmp, e)))
+    atomic_write_with(path, |tmp| {
+        std::fs::write(tmp, bytes).map_err(|e| NnError::io(tmp, e))
+    })
 }
 
 /// Runs `write` on a temporary path beside `path` (same extension) and renames the result onto
@@ -27,7 +29,8 @@ pub fn atomic_write_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     let tmp: PathBuf = dir.join(format!(".tmp-{}-{name}", std::process::id()));
-    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| NnError::io(path, e)));
+    let result =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| NnError::io(path, e)));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -94,7 +97,11 @@ pub struct LinePlot {
 
 impl LinePlot {
     /// A plot with a title and axis labels and no curve yet.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
         Self {
             title: title.into(),
             x_label: x_label.into(),
@@ -122,7 +129,8 @@ impl LinePlot {
             path: path.to_path_buf(),
             message: e,
         };
-        let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite() && (!self.log_y || p.1 > 0.0);
+        let finite =
+            |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite() && (!self.log_y || p.1 > 0.0);
         let all: Vec<(f64, f64)> = self
             .series
             .iter()
@@ -132,14 +140,23 @@ impl LinePlot {
             return Err(plot_err("no finite point to draw".into()));
         }
         let (mut x0, mut x1, mut y0, mut y1) = all.iter().fold(
-            (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY),
+            (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ),
             |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
         );
         if x1 <= x0 {
             (x0, x1) = (x0 - 0.5, x1 + 0.5);
         }
         if y1 <= y0 {
-            (y0, y1) = if self.log_y { (y0 / 2.0, y1 * 2.0) } else { (y0 - 0.5, y1 + 0.5) };
+            (y0, y1) = if self.log_y {
+                (y0 / 2.0, y1 * 2.0)
+            } else {
+                (y0 - 0.5, y1 + 0.5)
+            };
         }
         atomic_write_with(path, |tmp| {
             let root = BitMapBackend::new(tmp, (800, 500)).into_drawing_area();
@@ -152,7 +169,8 @@ impl LinePlot {
                     .x_label_area_size(45)
                     .y_label_area_size(70);
                 if self.log_y {
-                    let mut chart = builder.build_cartesian_2d(x0..x1, (y0 * 0.9..y1 * 1.1).log_scale())?;
+                    let mut chart =
+                        builder.build_cartesian_2d(x0..x1, (y0 * 0.9..y1 * 1.1).log_scale())?;
                     chart
                         .configure_mesh()
                         .x_desc(&self.x_label)
@@ -196,7 +214,11 @@ impl LinePlot {
             let label = s.label.clone();
             if s.markers {
                 chart
-                    .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                    .draw_series(
+                        points
+                            .into_iter()
+                            .map(|p| Circle::new(p, 3, color.filled())),
+                    )
                     .map_err(|e| e.to_string())?
                     .label(label)
                     .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
@@ -205,7 +227,9 @@ impl LinePlot {
                     .draw_series(LineSeries::new(points, color.stroke_width(2)))
                     .map_err(|e| e.to_string())?
                     .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
             }
         }
         Ok(())
@@ -239,7 +263,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("curve.png");
         LinePlot::new("loss", "epoch", "loss")
-            .with(Series::line("train", vec![(1.0, 3.0), (2.0, 1.0), (3.0, 0.5)]))
+            .with(Series::line(
+                "train",
+                vec![(1.0, 3.0), (2.0, 1.0), (3.0, 0.5)],
+            ))
             .with(Series::markers("valid", vec![(1.0, 2.0), (3.0, 0.7)]))
             .log_y()
             .save_png(&path)

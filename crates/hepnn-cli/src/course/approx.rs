@@ -22,13 +22,16 @@ pub fn run(common: &Common) -> anyhow::Result<Summary> {
     let mut err_sin = vec![];
     let mut err_bump = vec![];
     let mut err_fit = vec![];
-    let mut curves = LinePlot::new("sin x as a sum of N shifted ReLUs", "x", "y").with(Series::line(
-        "sin x",
-        (0..=400).map(|i| {
-            let x = TAU * f64::from(i) / 400.0;
-            (x, x.sin())
-        }).collect(),
-    ));
+    let mut curves =
+        LinePlot::new("sin x as a sum of N shifted ReLUs", "x", "y").with(Series::line(
+            "sin x",
+            (0..=400)
+                .map(|i| {
+                    let x = TAU * f64::from(i) / 400.0;
+                    (x, x.sin())
+                })
+                .collect(),
+        ));
     for n in NS {
         let sum = ReluSum::interpolate(f64::sin, 0.0, TAU, n);
         let e = sum.max_error(f64::sin, 0.0, TAU, 4001);
@@ -44,10 +47,12 @@ pub fn run(common: &Common) -> anyhow::Result<Summary> {
         if n == 4 || n == 16 {
             curves = curves.with(Series::line(
                 format!("N = {n}"),
-                (0..=400).map(|i| {
-                    let x = TAU * f64::from(i) / 400.0;
-                    (x, sum.eval(x))
-                }).collect(),
+                (0..=400)
+                    .map(|i| {
+                        let x = TAU * f64::from(i) / 400.0;
+                        (x, sum.eval(x))
+                    })
+                    .collect(),
             ));
         }
     }
@@ -56,15 +61,18 @@ pub fn run(common: &Common) -> anyhow::Result<Summary> {
         .map(|&n| (n as f64, (TAU / n as f64).powi(2) / 8.0))
         .collect();
     curves.save_png(&common.out.join("approx_sin.png"))?;
-    LinePlot::new("Universal approximation: max |f − f_N|", "N (ReLUs)", "max error")
-        .with(Series::markers("sin, interpolant", err_sin))
-        .with(Series::markers("sin, trained (Adam)", err_fit))
-        .with(Series::markers("Gaussian bump, interpolant", err_bump))
-        .with(Series::line("bound h²/8·max|f''| (sin)", bound))
-        .log_y()
-        .save_png(&common.out.join("approx_error.png"))?;
+    LinePlot::new(
+        "Universal approximation: max |f − f_N|",
+        "N (ReLUs)",
+        "max error",
+    )
+    .with(Series::markers("sin, interpolant", err_sin))
+    .with(Series::markers("sin, trained (Adam)", err_fit))
+    .with(Series::markers("Gaussian bump, interpolant", err_bump))
+    .with(Series::line("bound h²/8·max|f''| (sin)", bound))
+    .log_y()
+    .save_png(&common.out.join("approx_error.png"))?;
     s.write(&common.out)?;
     println!("{}", s.table("Universal approximation by shifted ReLUs"));
     Ok(s)
 }
-

@@ -51,7 +51,10 @@ pub fn features(sample: &ThreeHitSample) -> Vec<f32> {
     sample
         .hits
         .iter()
-        .flat_map(|h| h.iter().flat_map(|[x, y]| [(x / 100.0) as f32, (y / 4.0) as f32]))
+        .flat_map(|h| {
+            h.iter()
+                .flat_map(|[x, y]| [(x / 100.0) as f32, (y / 4.0) as f32])
+        })
         .collect()
 }
 
@@ -120,7 +123,9 @@ pub fn run(common: &Common, options: &BackpropOptions) -> anyhow::Result<Summary
         batch_size: 128,
         seed: common.seed,
         // The learning rate changes over time: ×0.999 per step.
-        learning_rate: LrSchedulerConfig::Exponential(ExponentialLrSchedulerConfig::new(3e-3, 0.9995)),
+        learning_rate: LrSchedulerConfig::Exponential(ExponentialLrSchedulerConfig::new(
+            3e-3, 0.9995,
+        )),
         progress: true,
     };
     let start = std::time::Instant::now();
@@ -143,8 +148,11 @@ pub fn run(common: &Common, options: &BackpropOptions) -> anyhow::Result<Summary
         .try_to_vec::<f64>()
         .map_err(|e| anyhow::anyhow!("reading predictions: {e:?}"))?;
     let circle = test.circle_fit_q_over_pt(sim.bz);
-    let constrained: Vec<f64> =
-        test.hits.iter().map(|h| beam_constrained_q_over_pt(h, sim.bz)).collect();
+    let constrained: Vec<f64> = test
+        .hits
+        .iter()
+        .map(|h| beam_constrained_q_over_pt(h, sim.bz))
+        .collect();
     let sigma_constrained = rms(constrained.iter().zip(&test.q_over_pt).map(|(p, t)| p - t));
     let sigma_mlp = rms(predicted.iter().zip(&test.q_over_pt).map(|(p, t)| p - t));
     let sigma_fit = rms(circle.iter().zip(&test.q_over_pt).map(|(p, t)| p - t));
@@ -171,30 +179,58 @@ pub fn run(common: &Common, options: &BackpropOptions) -> anyhow::Result<Summary
             continue;
         }
         let centre = (w[0] * w[1]).sqrt();
-        mlp_bins.push((centre, rms(sel.iter().map(|&i| predicted[i] - test.q_over_pt[i]))));
-        fit_bins.push((centre, rms(sel.iter().map(|&i| circle[i] - test.q_over_pt[i]))));
-        constrained_bins.push((centre, rms(sel.iter().map(|&i| constrained[i] - test.q_over_pt[i]))));
+        mlp_bins.push((
+            centre,
+            rms(sel.iter().map(|&i| predicted[i] - test.q_over_pt[i])),
+        ));
+        fit_bins.push((
+            centre,
+            rms(sel.iter().map(|&i| circle[i] - test.q_over_pt[i])),
+        ));
+        constrained_bins.push((
+            centre,
+            rms(sel.iter().map(|&i| constrained[i] - test.q_over_pt[i])),
+        ));
     }
-    LinePlot::new("q/pT resolution from three pixel hits (2 T)", "true pT [GeV]", "σ(q/pT) [1/GeV]")
-        .with(Series::markers("MLP (backprop)", mlp_bins))
-        .with(Series::markers("circle through the 3 hits", fit_bins))
-        .with(Series::markers("circle through beam line + 3 hits", constrained_bins))
-        .save_png(&common.out.join("pt_resolution.png"))?;
+    LinePlot::new(
+        "q/pT resolution from three pixel hits (2 T)",
+        "true pT [GeV]",
+        "σ(q/pT) [1/GeV]",
+    )
+    .with(Series::markers("MLP (backprop)", mlp_bins))
+    .with(Series::markers("circle through the 3 hits", fit_bins))
+    .with(Series::markers(
+        "circle through beam line + 3 hits",
+        constrained_bins,
+    ))
+    .save_png(&common.out.join("pt_resolution.png"))?;
 
     let last = outcome.history.last();
     s.set("pt_train_tracks", train.len());
     s.set("pt_test_tracks", n);
     s.set("pt_epochs", outcome.history.len());
-    s.set("pt_final_train_loss", last.map_or(f64::NAN, |r| r.train_loss));
-    s.set("pt_final_learning_rate", last.map_or(f64::NAN, |r| r.learning_rate));
+    s.set(
+        "pt_final_train_loss",
+        last.map_or(f64::NAN, |r| r.train_loss),
+    );
+    s.set(
+        "pt_final_learning_rate",
+        last.map_or(f64::NAN, |r| r.learning_rate),
+    );
     s.set("pt_mlp_sigma_q_over_pt", sigma_mlp);
     s.set("pt_circle_fit_sigma_q_over_pt", sigma_fit);
     s.set("pt_mlp_over_circle_fit", sigma_mlp / sigma_fit);
     s.set("pt_beam_constrained_fit_sigma_q_over_pt", sigma_constrained);
-    s.set("pt_mlp_over_beam_constrained_fit", sigma_mlp / sigma_constrained);
+    s.set(
+        "pt_mlp_over_beam_constrained_fit",
+        sigma_mlp / sigma_constrained,
+    );
     s.set("pt_mlp_charge_correct_fraction", charge_ok);
     s.set("pt_train_seconds", train_seconds);
     s.write(&common.out)?;
-    println!("{}", s.table("Backpropagation: worked example and q/pT from three hits"));
+    println!(
+        "{}",
+        s.table("Backpropagation: worked example and q/pT from three hits")
+    );
     Ok(s)
 }

@@ -1,6 +1,8 @@
 //! `hepnn examples neuron`: McCulloch–Pitts logic, the 4-bit adder, activation functions.
 
-use hepnn_nn::neuron::{Activation, NEURONS_PER_FULL_ADDER, adder_cases_passed, gates, ripple_carry_add4};
+use hepnn_nn::neuron::{
+    Activation, NEURONS_PER_FULL_ADDER, adder_cases_passed, gates, ripple_carry_add4,
+};
 use hepnn_nn::plot::{LinePlot, Series};
 
 use crate::Common;

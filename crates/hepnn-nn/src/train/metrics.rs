@@ -33,7 +33,13 @@ pub fn write_csv(path: &Path, history: &[EpochRecord]) -> Result<()> {
         .map(|r| r.extra.iter().map(|(n, _)| n.as_str()).collect())
         .unwrap_or_default();
     let csv_err = |e: csv::Error| NnError::io(path, std::io::Error::other(e));
-    let mut header = vec!["epoch", "train_loss", "learning_rate", "seconds", "items_per_second"];
+    let mut header = vec![
+        "epoch",
+        "train_loss",
+        "learning_rate",
+        "seconds",
+        "items_per_second",
+    ];
     header.extend(&extra_names);
     writer.write_record(&header).map_err(csv_err)?;
     for r in history {

@@ -161,7 +161,11 @@ impl Trainer {
         let config = &self.config;
         let n = task.num_items();
         if n == 0 {
-            return Err(invalid("training items", 0, "at least one item to train on"));
+            return Err(invalid(
+                "training items",
+                0,
+                "at least one item to train on",
+            ));
         }
         let store = Checkpoint::new(self.checkpoint_dir());
         let mut schedule = config.schedule()?;

@@ -18,7 +18,8 @@ impl Toy {
     fn new(device: &Device) -> Self {
         device.seed(11);
         let x = Tensor::<2>::random([64, 2], Distribution::Uniform(-1.0, 1.0), device);
-        let y = x.clone().slice([0..64, 0..1]).sin() + x.clone().slice([0..64, 1..2]).powi_scalar(2);
+        let y =
+            x.clone().slice([0..64, 0..1]).sin() + x.clone().slice([0..64, 1..2]).powi_scalar(2);
         Self {
             x,
             y,
@@ -37,7 +38,11 @@ impl TrainTask for Toy {
         self.calls.set(self.calls.get() + 1);
         let device = self.x.device();
         let idx = Tensor::<1, Int>::from_ints(
-            batch.iter().map(|&i| i as i64).collect::<Vec<_>>().as_slice(),
+            batch
+                .iter()
+                .map(|&i| i as i64)
+                .collect::<Vec<_>>()
+                .as_slice(),
             &device,
         );
         let loss = half_squared_error(
@@ -89,15 +94,28 @@ fn training_lowers_the_loss_and_writes_metrics_plot_and_checkpoint() {
     let task = Toy::new(&device);
     let out = Trainer::new(config(6), dir.path())
         .unwrap()
-        .fit(&task, model(&device), AdamConfig::new().init(), &device, false)
+        .fit(
+            &task,
+            model(&device),
+            AdamConfig::new().init(),
+            &device,
+            false,
+        )
         .unwrap();
     assert_eq!(out.history.len(), 6);
-    assert!(out.history[5].train_loss < 0.5 * out.history[0].train_loss, "{:?}", out.history);
+    assert!(
+        out.history[5].train_loss < 0.5 * out.history[0].train_loss,
+        "{:?}",
+        out.history
+    );
     let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
     assert!(csv.starts_with("epoch,train_loss,learning_rate,seconds,items_per_second,valid_loss"));
     assert_eq!(csv.lines().count(), 7);
     assert!(dir.path().join("training.png").exists());
-    let state = Checkpoint::new(dir.path().join("checkpoint")).latest().unwrap().unwrap();
+    let state = Checkpoint::new(dir.path().join("checkpoint"))
+        .latest()
+        .unwrap()
+        .unwrap();
     assert_eq!((state.epoch, state.iteration), (6, 24));
     // Only the two newest epochs are kept.
     assert!(!dir.path().join("checkpoint/epoch-0004").exists());
@@ -111,14 +129,26 @@ fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
     let full_dir = tempfile::tempdir().unwrap();
     let full = Trainer::new(config(5), full_dir.path())
         .unwrap()
-        .fit(&task, model(&device), AdamConfig::new().init(), &device, false)
+        .fit(
+            &task,
+            model(&device),
+            AdamConfig::new().init(),
+            &device,
+            false,
+        )
         .unwrap();
 
     // Interrupted after epoch 2, then resumed to 5 by a new process-like run.
     let dir = tempfile::tempdir().unwrap();
     Trainer::new(config(2), dir.path())
         .unwrap()
-        .fit(&task, model(&device), AdamConfig::new().init(), &device, false)
+        .fit(
+            &task,
+            model(&device),
+            AdamConfig::new().init(),
+            &device,
+            false,
+        )
         .unwrap();
     let fresh = MlpConfig::new(vec![2, 16, 1])
         .with_activation(Activation::Tanh)
@@ -142,11 +172,19 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let err = Trainer::new(config(5), dir.path())
         .unwrap()
-        .fit(&task, model(&device), AdamConfig::new().init(), &device, false)
+        .fit(
+            &task,
+            model(&device),
+            AdamConfig::new().init(),
+            &device,
+            false,
+        )
         .err()
         .expect("NaN must stop training");
     match &err {
-        NnError::NonFiniteLoss { epoch, last_good, .. } => {
+        NnError::NonFiniteLoss {
+            epoch, last_good, ..
+        } => {
             assert_eq!(*epoch, 3);
             assert!(last_good.ends_with("epoch-0002"), "{last_good}");
         }
@@ -178,12 +216,28 @@ fn a_corrupt_checkpoint_is_a_clear_error() {
     let task = Toy::new(&device);
     Trainer::new(config(1), dir.path())
         .unwrap()
-        .fit(&task, model(&device), AdamConfig::new().init(), &device, false)
+        .fit(
+            &task,
+            model(&device),
+            AdamConfig::new().init(),
+            &device,
+            false,
+        )
         .unwrap();
-    std::fs::write(dir.path().join("checkpoint/epoch-0001/model.bpk"), b"garbage").unwrap();
+    std::fs::write(
+        dir.path().join("checkpoint/epoch-0001/model.bpk"),
+        b"garbage",
+    )
+    .unwrap();
     let err = Trainer::new(config(2), dir.path())
         .unwrap()
-        .fit(&task, model(&device), AdamConfig::new().init(), &device, true)
+        .fit(
+            &task,
+            model(&device),
+            AdamConfig::new().init(),
+            &device,
+            true,
+        )
         .err()
         .expect("a corrupt checkpoint must be refused");
     assert!(err.to_string().contains("model.bpk"), "{err}");

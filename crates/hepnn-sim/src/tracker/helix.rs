@@ -107,7 +107,10 @@ mod tests {
             bz: 2.0,
         };
         assert!((h.radius() - 1667.8).abs() < 0.1);
-        assert!((h.centre()[1] + h.radius()).abs() < 1e-9, "positive charge turns clockwise");
+        assert!(
+            (h.centre()[1] + h.radius()).abs() < 1e-9,
+            "positive charge turns clockwise"
+        );
     }
 
     #[test]
@@ -131,13 +134,27 @@ mod tests {
             assert!((y.atan2(x) - phi0).abs() < 0.1);
         }
         // A 0.1 GeV looper (R ≈ 167 mm) never reaches 400 mm.
-        let looper = Helix { vertex: [0.0; 3], pt: 0.1, phi0: 0.0, cot_theta: 0.0, charge: 1.0, bz: 2.0 };
+        let looper = Helix {
+            vertex: [0.0; 3],
+            pt: 0.1,
+            phi0: 0.0,
+            cot_theta: 0.0,
+            charge: 1.0,
+            bz: 2.0,
+        };
         assert!(looper.cross_cylinder(400.0).is_none());
     }
 
     #[test]
     fn circle_through_three_hits_recovers_the_helix() {
-        let h = Helix { vertex: [0.0; 3], pt: 2.0, phi0: 1.0, cot_theta: 0.0, charge: -1.0, bz: 2.0 };
+        let h = Helix {
+            vertex: [0.0; 3],
+            pt: 2.0,
+            phi0: 1.0,
+            cot_theta: 0.0,
+            charge: -1.0,
+            bz: 2.0,
+        };
         let p = |r| {
             let (q, _) = h.cross_cylinder(r).unwrap();
             [q[0], q[1]]

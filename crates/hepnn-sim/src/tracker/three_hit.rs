@@ -147,21 +147,39 @@ mod tests {
         let sample = ThreeHitSample::simulate(&config, 4000, 1);
         assert_eq!(sample.len(), 4000);
         let fit = sample.circle_fit_q_over_pt(config.bz);
-        let residuals: Vec<f64> = fit.iter().zip(&sample.q_over_pt).map(|(f, t)| f - t).collect();
+        let residuals: Vec<f64> = fit
+            .iter()
+            .zip(&sample.q_over_pt)
+            .map(|(f, t)| f - t)
+            .collect();
         let rms = (residuals.iter().map(|r| r * r).sum::<f64>() / residuals.len() as f64).sqrt();
         // Sagitta resolution: σ(q/pT) ≈ 8σ·√1.5 / (0.3·B·L²) ≈ 0.0185 GeV⁻¹ at L ≈ 84 mm, B = 2 T
         // (the layers are not equally spaced, so allow a band).
         assert!(rms > 0.01 && rms < 0.04, "σ(q/pT) = {rms}");
         // The charge is right for every track at these momenta.
-        assert!(fit.iter().zip(&sample.q_over_pt).all(|(f, t)| f.signum() == t.signum() || t.abs() < 0.1));
+        assert!(
+            fit.iter()
+                .zip(&sample.q_over_pt)
+                .all(|(f, t)| f.signum() == t.signum() || t.abs() < 0.1)
+        );
         // The beam-line constraint (a fourth point) improves the resolution.
-        let constrained: Vec<f64> =
-            sample.hits.iter().map(|h| beam_constrained_q_over_pt(h, config.bz)).collect();
-        let rms_c = (constrained.iter().zip(&sample.q_over_pt).map(|(f, t)| (f - t).powi(2)).sum::<f64>()
+        let constrained: Vec<f64> = sample
+            .hits
+            .iter()
+            .map(|h| beam_constrained_q_over_pt(h, config.bz))
+            .collect();
+        let rms_c = (constrained
+            .iter()
+            .zip(&sample.q_over_pt)
+            .map(|(f, t)| (f - t).powi(2))
+            .sum::<f64>()
             / sample.len() as f64)
             .sqrt();
         assert!(rms_c < 0.7 * rms, "constrained {rms_c} vs free {rms}");
         // Same seed, same numbers.
-        assert_eq!(ThreeHitSample::simulate(&config, 10, 1).hits, ThreeHitSample::simulate(&config, 10, 1).hits);
+        assert_eq!(
+            ThreeHitSample::simulate(&config, 10, 1).hits,
+            ThreeHitSample::simulate(&config, 10, 1).hits
+        );
     }
 }
