@@ -172,16 +172,14 @@ impl Trainer {
         let mut history = Vec::new();
         let mut first_epoch = 1;
         let mut iteration = 0usize;
-        if resume {
-            if let Some(state) = store.latest()? {
-                (model, optimizer) = store.load(&state, model, optimizer)?;
-                history = state.history.clone();
-                first_epoch = state.epoch + 1;
-                iteration = state.iteration;
-                // The schedule is a pure function of the step count: replay it.
-                for _ in 0..iteration {
-                    schedule.step();
-                }
+        if let Some(state) = if resume { store.latest()? } else { None } {
+            (model, optimizer) = store.load(&state, model, optimizer)?;
+            history = state.history.clone();
+            first_epoch = state.epoch + 1;
+            iteration = state.iteration;
+            // The schedule is a pure function of the step count: replay it.
+            for _ in 0..iteration {
+                schedule.step();
             }
         }
         let batches_per_epoch = n.div_ceil(config.batch_size);
