@@ -107,6 +107,17 @@ pub enum CoreError {
         /// The prefix given.
         prefix: String,
     },
+
+    /// A numpy `.npz` archive lacks an array or holds one of the wrong type or shape.
+    #[error("`{}`: array `{array}`: {message}", .path.display())]
+    Npz {
+        /// The archive.
+        path: PathBuf,
+        /// The array's name.
+        array: String,
+        /// What was expected and what was found.
+        message: String,
+    },
 }
 
 /// Formats `, column `name`` or nothing.

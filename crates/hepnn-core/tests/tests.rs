@@ -749,3 +749,51 @@ mod malformed {
         assert_eq!(names.len(), 2, "temporary files left behind: {names:?}");
     }
 }
+
+mod hitgraphs {
+    use hepnn_core::io::hitgraph::read_hitgraph;
+    use std::path::PathBuf;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/hitgraphs/heptrkx_plus_2GeV");
+
+    #[test]
+    fn real_hit_graph_1000_reads_with_the_numpy_values() {
+        let path = PathBuf::from(DIR).join("event000001000_g000.npz");
+        if !path.exists() {
+            eprintln!("skipping: {} is absent", path.display());
+            return;
+        }
+        let g = read_hitgraph(&path).unwrap();
+        assert_eq!((g.x.len(), g.y.len()), (1284, 2451));
+        assert_eq!(g.y.iter().filter(|&&y| y == 1.0).count(), 976);
+        // Fortran-ordered X is read row by row.
+        let expected_x5 = [0.171_410_59_f32, 0.410_370_14, -0.322_260_02];
+        assert_eq!(g.x[5], expected_x5);
+        // Edges go from the inner (Ro) to the outer (Ri) hit: numpy counts 2015 of the 2451 with
+        // the target at the larger radius (the rest cross endcap disks outwards in |z|).
+        let outward = (0..g.y.len()).filter(|&k| g.x[g.targets[k]][0] > g.x[g.sources[k]][0]).count();
+        assert_eq!(outward, 2015);
+    }
+
+    #[test]
+    fn all_80_graphs_read_and_a_bad_file_is_a_clear_error() {
+        let dir = PathBuf::from(DIR);
+        if !dir.is_dir() {
+            eprintln!("skipping: {} is absent", dir.display());
+            return;
+        }
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let g = read_hitgraph(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(g.sources.len(), g.y.len());
+            n += 1;
+        }
+        assert_eq!(n, 80);
+        let tmp = tempfile::tempdir().unwrap();
+        let bad = tmp.path().join("bad.npz");
+        std::fs::write(&bad, b"not a zip").unwrap();
+        let err = read_hitgraph(&bad).unwrap_err().to_string();
+        assert!(err.contains("bad.npz"), "{err}");
+    }
+}

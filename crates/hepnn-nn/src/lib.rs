@@ -25,6 +25,7 @@
 pub mod approx;
 pub mod backprop;
 pub mod error;
+pub mod gnn;
 pub mod gradcheck;
 pub mod mlp;
 pub mod neuron;

@@ -10,6 +10,7 @@
 //! - Errors name the file and, for a bad row, its 1-based line and column (see
 //!   [`CoreError`]).
 
+pub mod hitgraph;
 pub mod trackml;
 
 pub use trackml::{
