@@ -17,9 +17,10 @@ pub fn run(common: &Common) -> anyhow::Result<()> {
     let neuron = course::neuron::run(common)?;
     let approx = course::approx::run(common)?;
     let backprop = course::backprop::run(common, &course::backprop::BackpropOptions::default())?;
+    let karate = course::gnn::run(common)?;
     let param_count = hepnn_nn::mlp::MlpConfig::new(vec![10, 10, 10, 2]).param_count();
     all.set("param_count", param_count);
-    for part in [&neuron, &approx, &backprop] {
+    for part in [&neuron, &approx, &backprop, &karate] {
         all.extend(part);
     }
     all.set("demo_seconds", start.elapsed().as_secs_f64());
@@ -88,6 +89,15 @@ pub fn run(common: &Common) -> anyhow::Result<()> {
         f(&backprop, "pt_mlp_over_circle_fit"),
         f(&backprop, "pt_beam_constrained_fit_sigma_q_over_pt"),
         f(&backprop, "pt_mlp_over_beam_constrained_fit"),
+    )?;
+    writeln!(md, "## Graph neural networks\n")?;
+    writeln!(
+        md,
+        "Zachary's karate club (34 members, 78 friendships): a two-layer GCN (Kipf & Welling 2017) \
+         trained on the faction of the instructor and of the officer only predicts the faction of \
+         the other 32 members with accuracy **{}** (misclassified: {}).\n",
+        f(&karate, "karate_accuracy"),
+        f(&karate, "karate_misclassified"),
     )?;
     let path = common.out.join("report.md");
     hepnn_nn::plot::atomic_write(&path, md.as_bytes())

@@ -5,6 +5,7 @@
 pub mod course;
 pub mod demo;
 pub mod device;
+pub mod edges;
 pub mod inspect;
 pub mod summary;
 
@@ -51,6 +52,18 @@ pub enum Command {
         #[command(subcommand)]
         example: Example,
     },
+    /// Train a model.
+    Train {
+        /// Which model.
+        #[command(subcommand)]
+        what: TrainWhat,
+    },
+    /// Evaluate a trained model.
+    Evaluate {
+        /// Which model.
+        #[command(subcommand)]
+        what: EvaluateWhat,
+    },
     /// Read a TrackML event and print what it holds.
     Inspect {
         /// Folder holding the event's CSV files.
@@ -61,6 +74,32 @@ pub enum Command {
         event: String,
         #[command(flatten)]
         common: Common,
+    },
+}
+
+/// What `hepnn train` trains.
+#[allow(missing_docs)]
+#[derive(Debug, Subcommand)]
+pub enum TrainWhat {
+    /// The interaction-network edge classifier on labelled hit graphs.
+    Edges {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: edges::TrainEdgesOptions,
+    },
+}
+
+/// What `hepnn evaluate` evaluates.
+#[allow(missing_docs)]
+#[derive(Debug, Subcommand)]
+pub enum EvaluateWhat {
+    /// A trained edge classifier on test hit graphs.
+    Edges {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: edges::EvaluateEdgesOptions,
     },
 }
 
@@ -75,6 +114,11 @@ pub enum Example {
     },
     /// Universal approximation by sums of N shifted ReLUs.
     Approx {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Graph neural network: the karate club's split predicted by a GCN from two labels.
+    Karate {
         #[command(flatten)]
         common: Common,
     },
@@ -95,10 +139,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Examples { example } => match example {
             Example::Neuron { common } => course::neuron::run(&common).map(|_| ()),
             Example::Approx { common } => course::approx::run(&common).map(|_| ()),
+            Example::Karate { common } => course::gnn::run(&common).map(|_| ()),
             Example::Backprop { common, options } => {
                 course::backprop::run(&common, &options).map(|_| ())
             }
         },
+        Command::Train {
+            what: TrainWhat::Edges { common, options },
+        } => edges::train(&common, &options).map(|_| ()),
+        Command::Evaluate {
+            what: EvaluateWhat::Edges { common, options },
+        } => edges::evaluate(&common, &options).map(|_| ()),
         Command::Inspect { dir, event, common } => inspect::run(&dir, &event, &common),
     }
 }

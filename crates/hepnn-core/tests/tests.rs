@@ -754,7 +754,10 @@ mod hitgraphs {
     use hepnn_core::io::hitgraph::read_hitgraph;
     use std::path::PathBuf;
 
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/hitgraphs/heptrkx_plus_2GeV");
+    const DIR: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/hitgraphs/heptrkx_plus_2GeV"
+    );
 
     #[test]
     fn real_hit_graph_1000_reads_with_the_numpy_values() {
@@ -771,7 +774,9 @@ mod hitgraphs {
         assert_eq!(g.x[5], expected_x5);
         // Edges go from the inner (Ro) to the outer (Ri) hit: numpy counts 2015 of the 2451 with
         // the target at the larger radius (the rest cross endcap disks outwards in |z|).
-        let outward = (0..g.y.len()).filter(|&k| g.x[g.targets[k]][0] > g.x[g.sources[k]][0]).count();
+        let outward = (0..g.y.len())
+            .filter(|&k| g.x[g.targets[k]][0] > g.x[g.sources[k]][0])
+            .count();
         assert_eq!(outward, 2015);
     }
 

@@ -2,4 +2,5 @@
 
 pub mod approx;
 pub mod backprop;
+pub mod gnn;
 pub mod neuron;

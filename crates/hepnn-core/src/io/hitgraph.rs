@@ -67,18 +67,35 @@ pub fn read_hitgraph(path: impl AsRef<Path>) -> Result<HitGraph> {
         message,
     };
     if y.len() != e || pid.len() != n {
-        return Err(bad("y/pid", format!("expected {e} edge labels and {n} particle ids, got {} and {}", y.len(), pid.len())));
+        return Err(bad(
+            "y/pid",
+            format!(
+                "expected {e} edge labels and {n} particle ids, got {} and {}",
+                y.len(),
+                pid.len()
+            ),
+        ));
     }
     let incidence = |rows: &[i64], cols: &[i64], name: &str| -> Result<Vec<usize>> {
         if rows.len() != e || cols.len() != e {
-            return Err(bad(name, format!("expected {e} entries (one per edge), got {}", rows.len())));
+            return Err(bad(
+                name,
+                format!("expected {e} entries (one per edge), got {}", rows.len()),
+            ));
         }
         let mut node_of_edge = vec![usize::MAX; e];
         for (&r, &c) in rows.iter().zip(cols) {
             let (r, c) = (usize::try_from(r), usize::try_from(c));
             match (r, c) {
-                (Ok(r), Ok(c)) if r < n && c < e && node_of_edge[c] == usize::MAX => node_of_edge[c] = r,
-                _ => return Err(bad(name, format!("entry out of range or repeated (nodes {n}, edges {e})"))),
+                (Ok(r), Ok(c)) if r < n && c < e && node_of_edge[c] == usize::MAX => {
+                    node_of_edge[c] = r
+                }
+                _ => {
+                    return Err(bad(
+                        name,
+                        format!("entry out of range or repeated (nodes {n}, edges {e})"),
+                    ));
+                }
             }
         }
         Ok(node_of_edge)
@@ -89,9 +106,18 @@ pub fn read_hitgraph(path: impl AsRef<Path>) -> Result<HitGraph> {
         return Err(bad("X", format!("non-finite value at flat index {i}")));
     }
     Ok(HitGraph {
-        x: (0..n).map(|i| [x[3 * i], x[3 * i + 1], x[3 * i + 2]]).collect(),
+        x: (0..n)
+            .map(|i| [x[3 * i], x[3 * i + 1], x[3 * i + 2]])
+            .collect(),
         edge_attr: (0..e)
-            .map(|k| [ra[k] as f32, ra[e + k] as f32, ra[2 * e + k] as f32, ra[3 * e + k] as f32])
+            .map(|k| {
+                [
+                    ra[k] as f32,
+                    ra[e + k] as f32,
+                    ra[2 * e + k] as f32,
+                    ra[3 * e + k] as f32,
+                ]
+            })
             .collect(),
         sources,
         targets,
@@ -120,11 +146,19 @@ fn matrix<T: Deserialize + Copy + Default>(
         .ok_or_else(|| bad("missing from the archive".into()))?;
     let shape = file.shape().to_vec();
     let order = file.order();
-    if shape.len() != 2 || (fixed_is_second && shape[1] as usize != fixed) || (!fixed_is_second && shape[0] as usize != fixed) {
-        return Err(bad(format!("expected a 2-D array with {fixed} {}, got shape {shape:?}", if fixed_is_second { "columns" } else { "rows" })));
+    if shape.len() != 2
+        || (fixed_is_second && shape[1] as usize != fixed)
+        || (!fixed_is_second && shape[0] as usize != fixed)
+    {
+        return Err(bad(format!(
+            "expected a 2-D array with {fixed} {}, got shape {shape:?}",
+            if fixed_is_second { "columns" } else { "rows" }
+        )));
     }
     let (rows, cols) = (shape[0] as usize, shape[1] as usize);
-    let data: Vec<T> = file.into_vec().map_err(|e| bad(format!("wrong element type: {e}")))?;
+    let data: Vec<T> = file
+        .into_vec()
+        .map_err(|e| bad(format!("wrong element type: {e}")))?;
     Ok(match order {
         Order::C => data,
         // Column-major: element (r, c) at c·rows + r.
@@ -155,7 +189,11 @@ fn vector<T: Deserialize>(
         .map_err(|e| bad(e.to_string()))?
         .ok_or_else(|| bad("missing from the archive".into()))?;
     if file.shape().len() != 1 {
-        return Err(bad(format!("expected a 1-D array, got shape {:?}", file.shape())));
+        return Err(bad(format!(
+            "expected a 1-D array, got shape {:?}",
+            file.shape()
+        )));
     }
-    file.into_vec().map_err(|e| bad(format!("wrong element type: {e}")))
+    file.into_vec()
+        .map_err(|e| bad(format!("wrong element type: {e}")))
 }

@@ -54,9 +54,13 @@ pub fn aggregate(
         Aggregation::Max => {
             let [edges, _] = messages.dims();
             let detached = messages.clone().detach();
-            let index = targets.clone().unsqueeze_dim::<2>(1).expand([edges, features]);
-            let maxima = Tensor::<2>::full([num_nodes, features], f64::NEG_INFINITY, (&device, dtype))
-                .scatter(0, index, detached.clone(), IndexingUpdateOp::Max);
+            let index = targets
+                .clone()
+                .unsqueeze_dim::<2>(1)
+                .expand([edges, features]);
+            let maxima =
+                Tensor::<2>::full([num_nodes, features], f64::NEG_INFINITY, (&device, dtype))
+                    .scatter(0, index, detached.clone(), IndexingUpdateOp::Max);
             let at_max = detached
                 .equal(maxima.select(0, targets.clone()))
                 .float()
@@ -64,7 +68,8 @@ pub fn aggregate(
             let ties = zeros()
                 .select_assign(0, targets.clone(), at_max.clone(), IndexingUpdateOp::Add)
                 .clamp_min(1.0);
-            zeros().select_assign(0, targets.clone(), messages * at_max, IndexingUpdateOp::Add) / ties
+            zeros().select_assign(0, targets.clone(), messages * at_max, IndexingUpdateOp::Add)
+                / ties
         }
     }
 }
@@ -87,7 +92,10 @@ mod tests {
     use crate::mlp::MlpConfig;
 
     fn rows(t: Tensor<2>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32")
     }
 
     #[test]
@@ -117,7 +125,12 @@ mod tests {
             let report = check_module(
                 &mlp,
                 |m| {
-                    let a = aggregate(m.forward(to_f64(inputs.clone())), targets.clone(), 4, aggregation);
+                    let a = aggregate(
+                        m.forward(to_f64(inputs.clone())),
+                        targets.clone(),
+                        4,
+                        aggregation,
+                    );
                     (a * to_f64(weights.clone())).sum()
                 },
                 &GradCheckOptions::default(),

@@ -65,12 +65,24 @@ impl GcnConv {
         let [n, _] = x.dims();
         let device = x.device();
         let loops = Tensor::<1, Int>::arange(0..n as i64, &device).unsqueeze_dim::<2>(0);
-        let with_loops = Tensor::cat(vec![edge_index.clone(), Tensor::cat(vec![loops.clone(), loops], 0)], 1);
+        let with_loops = Tensor::cat(
+            vec![
+                edge_index.clone(),
+                Tensor::cat(vec![loops.clone(), loops], 0),
+            ],
+            1,
+        );
         let [_, e] = with_loops.dims();
         let sources = with_loops.clone().slice([0..1, 0..e]).reshape([e]);
         let targets = with_loops.clone().slice([1..2, 0..e]).reshape([e]);
-        let inv_sqrt = in_degree(targets.clone(), n, &device).cast(x.dtype()).powf_scalar(-0.5);
+        let inv_sqrt = in_degree(targets.clone(), n, &device)
+            .cast(x.dtype())
+            .powf_scalar(-0.5);
         let norm = inv_sqrt.clone().select(0, sources) * inv_sqrt.select(0, targets);
-        self.propagate(self.linear.forward(x), &with_loops, Some(norm.unsqueeze_dim(1)))
+        self.propagate(
+            self.linear.forward(x),
+            &with_loops,
+            Some(norm.unsqueeze_dim(1)),
+        )
     }
 }

@@ -195,13 +195,17 @@ mod tests {
     use super::*;
 
     fn ints(t: Tensor<1, Int>) -> Vec<i64> {
-        t.into_data().convert::<i64>().try_to_vec::<i64>().expect("ints")
+        t.into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .expect("ints")
     }
 
     #[test]
     fn batching_offsets_the_edge_indices() {
         let device = Device::flex();
-        let a = Graph::from_host(&[1.0, 2.0, 3.0], 3, &[0, 1], &[1, 2], None, None, &device).unwrap();
+        let a =
+            Graph::from_host(&[1.0, 2.0, 3.0], 3, &[0, 1], &[1, 2], None, None, &device).unwrap();
         let b = Graph::from_host(&[4.0, 5.0], 2, &[1], &[0], None, None, &device).unwrap();
         let g = Graph::batch(&[a, b]).unwrap();
         assert_eq!(g.num_nodes(), 5);
@@ -215,16 +219,27 @@ mod tests {
     #[test]
     fn bad_graphs_give_clear_errors() {
         let device = Device::flex();
-        let err = Graph::from_host(&[1.0, 2.0], 2, &[0, 5], &[1, 0], None, None, &device).unwrap_err();
+        let err =
+            Graph::from_host(&[1.0, 2.0], 2, &[0, 5], &[1, 0], None, None, &device).unwrap_err();
         assert!(err.to_string().contains("node 5"), "{err}");
-        let err = Graph::from_host(&[1.0, 2.0, 3.0], 2, &[0], &[1], None, None, &device).unwrap_err();
+        let err =
+            Graph::from_host(&[1.0, 2.0, 3.0], 2, &[0], &[1], None, None, &device).unwrap_err();
         assert!(err.to_string().contains("node features"), "{err}");
         let err = Graph::from_host(&[1.0, 2.0], 2, &[0], &[1, 0], None, None, &device).unwrap_err();
         assert!(err.to_string().contains("edge_index"), "{err}");
-        let err = Graph::from_host(&[1.0, f32::NAN], 2, &[0], &[1], None, None, &device).unwrap_err();
+        let err =
+            Graph::from_host(&[1.0, f32::NAN], 2, &[0], &[1], None, None, &device).unwrap_err();
         assert!(err.to_string().contains("non-finite"), "{err}");
-        let err = Graph::from_host(&[1.0, 2.0], 2, &[0], &[1], Some((&[1.0, 2.0, 3.0], 2)), None, &device)
-            .unwrap_err();
+        let err = Graph::from_host(
+            &[1.0, 2.0],
+            2,
+            &[0],
+            &[1],
+            Some((&[1.0, 2.0, 3.0], 2)),
+            None,
+            &device,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("edge features"), "{err}");
     }
 }

@@ -55,7 +55,13 @@ impl GraphNetworkBlock {
     ///
     /// # Shapes
     /// - x `[N, d_node]`, e `[E, d_edge]`, u `[B, d_global]`; outputs the same shapes
-    pub fn forward(&self, graph: &Graph, x: Tensor<2>, e: Tensor<2>, u: Tensor<2>) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+    pub fn forward(
+        &self,
+        graph: &Graph,
+        x: Tensor<2>,
+        e: Tensor<2>,
+        u: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
         let (n, b) = (graph.num_nodes(), graph.num_graphs);
         let targets = graph.targets();
         let edge_batch = graph.edge_batch();
@@ -75,7 +81,9 @@ impl GraphNetworkBlock {
         ));
         let node_mean = aggregate(x_new.clone(), graph.batch.clone(), b, Aggregation::Mean);
         let edge_mean = aggregate(e_new.clone(), edge_batch, b, Aggregation::Mean);
-        let u_new = self.global.forward(Tensor::cat(vec![u, node_mean, edge_mean], 1));
+        let u_new = self
+            .global
+            .forward(Tensor::cat(vec![u, node_mean, edge_mean], 1));
         (x_new, e_new, u_new)
     }
 }

@@ -10,7 +10,12 @@ use crate::mlp::{Mlp, MlpConfig};
 ///
 /// # Shapes
 /// - `x`: `[N, F]`, `batch`: `[N]`; output `[B, F]`
-pub fn pool(x: Tensor<2>, batch: Tensor<1, Int>, num_graphs: usize, aggregation: Aggregation) -> Tensor<2> {
+pub fn pool(
+    x: Tensor<2>,
+    batch: Tensor<1, Int>,
+    num_graphs: usize,
+    aggregation: Aggregation,
+) -> Tensor<2> {
     aggregate(x, batch, num_graphs, aggregation)
 }
 
@@ -36,7 +41,10 @@ impl EdgeHead {
 
     /// Logits `[E]`.
     pub fn forward(&self, x: Tensor<2>, graph: &Graph, e: Option<Tensor<2>>) -> Tensor<1> {
-        let mut parts = vec![x.clone().select(0, graph.targets()), x.select(0, graph.sources())];
+        let mut parts = vec![
+            x.clone().select(0, graph.targets()),
+            x.select(0, graph.sources()),
+        ];
         parts.extend(e);
         let edges = graph.num_edges();
         self.mlp.forward(Tensor::cat(parts, 1)).reshape([edges])
@@ -55,7 +63,13 @@ pub struct GraphHead {
 
 impl GraphHead {
     /// A head for node width `d_node` and `classes` classes.
-    pub fn new(d_node: usize, d_hidden: usize, classes: usize, pooling: Aggregation, device: &Device) -> Self {
+    pub fn new(
+        d_node: usize,
+        d_hidden: usize,
+        classes: usize,
+        pooling: Aggregation,
+        device: &Device,
+    ) -> Self {
         Self {
             mlp: MlpConfig::new(vec![d_node, d_hidden, classes]).init(device),
             pooling,

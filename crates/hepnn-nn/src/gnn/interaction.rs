@@ -11,6 +11,10 @@
 //! x_i'  = x_i  + φ_O([x_i, Σ_j e_ji'])           object (node) network
 //! ```
 //!
+//! With `bidirectional`, a node also hears the edges it sends, as in Exa.TrkX's GNN:
+//! x_i' = x_i + φ_O([x_i, Σ_j e_ji', Σ_k e_ik']) — information then flows both ways along a
+//! track whose edges all point outwards.
+//!
 //! [`EdgeClassifier`] stacks an encoder, K interaction steps and an edge head giving one logit per
 //! edge: the model that keeps or drops the candidate hit pairs of a tracking graph.
 
@@ -36,6 +40,9 @@ pub struct InteractionNetworkConfig {
     /// Add the input to the output (x' = x + φ, e' = e + φ).
     #[config(default = true)]
     pub residual: bool,
+    /// Aggregate outgoing as well as incoming edges into each node.
+    #[config(default = false)]
+    pub bidirectional: bool,
 }
 
 /// One interaction step.
@@ -51,18 +58,30 @@ pub struct InteractionNetwork {
     /// Residual connections.
     #[module(skip)]
     pub residual: bool,
+    /// Aggregate outgoing edges too.
+    #[module(skip)]
+    pub bidirectional: bool,
 }
 
 impl InteractionNetworkConfig {
     /// Builds the step (ReLU MLPs with one hidden layer).
     pub fn init(&self, device: &Device) -> InteractionNetwork {
         InteractionNetwork {
-            relational: MlpConfig::new(vec![2 * self.d_node + self.d_edge, self.d_hidden, self.d_edge])
-                .init(device),
-            object: MlpConfig::new(vec![self.d_node + self.d_edge, self.d_hidden, self.d_node])
-                .init(device),
+            relational: MlpConfig::new(vec![
+                2 * self.d_node + self.d_edge,
+                self.d_hidden,
+                self.d_edge,
+            ])
+            .init(device),
+            object: MlpConfig::new(vec![
+                self.d_node + self.d_edge * if self.bidirectional { 2 } else { 1 },
+                self.d_hidden,
+                self.d_node,
+            ])
+            .init(device),
             aggregation: self.aggregation,
             residual: self.residual,
+            bidirectional: self.bidirectional,
         }
     }
 }
@@ -72,17 +91,30 @@ impl InteractionNetwork {
     ///
     /// # Shapes
     /// - `x`: `[N, d_node]`, `edge_index`: `[2, E]`, `e`: `[E, d_edge]`; outputs the same shapes
-    pub fn forward(&self, x: Tensor<2>, edge_index: &Tensor<2, Int>, e: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    pub fn forward(
+        &self,
+        x: Tensor<2>,
+        edge_index: &Tensor<2, Int>,
+        e: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>) {
         let [n, _] = x.dims();
         let [_, edges] = edge_index.dims();
         let sources = edge_index.clone().slice([0..1, 0..edges]).reshape([edges]);
         let targets = edge_index.clone().slice([1..2, 0..edges]).reshape([edges]);
         let x_i = x.clone().select(0, targets.clone());
-        let x_j = x.clone().select(0, sources);
-        let de = self.relational.forward(Tensor::cat(vec![x_i, x_j, e.clone()], 1));
+        let x_j = x.clone().select(0, sources.clone());
+        let de = self
+            .relational
+            .forward(Tensor::cat(vec![x_i, x_j, e.clone()], 1));
         let e_new = if self.residual { e + de } else { de };
-        let aggregated = aggregate(e_new.clone(), targets, n, self.aggregation);
-        let dx = self.object.forward(Tensor::cat(vec![x.clone(), aggregated], 1));
+        let mut parts = vec![
+            x.clone(),
+            aggregate(e_new.clone(), targets, n, self.aggregation),
+        ];
+        if self.bidirectional {
+            parts.push(aggregate(e_new.clone(), sources, n, self.aggregation));
+        }
+        let dx = self.object.forward(Tensor::cat(parts, 1));
         let x_new = if self.residual { x + dx } else { dx };
         (x_new, e_new)
     }
@@ -107,6 +139,9 @@ pub struct EdgeClassifierConfig {
     /// ⊕.
     #[config(default = "Aggregation::Sum")]
     pub aggregation: Aggregation,
+    /// Nodes aggregate outgoing as well as incoming edges.
+    #[config(default = true)]
+    pub bidirectional: bool,
 }
 
 /// Encoder → K interaction steps → edge head: one logit per edge.
@@ -129,11 +164,18 @@ impl EdgeClassifierConfig {
     /// Builds the model.
     pub fn init(&self, device: &Device) -> EdgeClassifier {
         let h = self.d_hidden;
-        let step = InteractionNetworkConfig::new(h, h, h).with_aggregation(self.aggregation);
-        let n_steps = if self.shared_weights { 1 } else { self.iterations.max(1) };
+        let step = InteractionNetworkConfig::new(h, h, h)
+            .with_aggregation(self.aggregation)
+            .with_bidirectional(self.bidirectional);
+        let n_steps = if self.shared_weights {
+            1
+        } else {
+            self.iterations.max(1)
+        };
         EdgeClassifier {
             node_encoder: MlpConfig::new(vec![self.d_node_in, h, h]).init(device),
-            edge_encoder: MlpConfig::new(vec![2 * self.d_node_in + self.d_edge_in, h, h]).init(device),
+            edge_encoder: MlpConfig::new(vec![2 * self.d_node_in + self.d_edge_in, h, h])
+                .init(device),
             steps: (0..n_steps).map(|_| step.init(device)).collect(),
             head: MlpConfig::new(vec![3 * h, h, 1]).init(device),
             iterations: self.iterations,
@@ -150,12 +192,18 @@ impl EdgeClassifier {
         let edges = graph.num_edges();
         let (sources, targets) = (graph.sources(), graph.targets());
         let pair = |x: &Tensor<2>, e: Option<Tensor<2>>| {
-            let mut parts = vec![x.clone().select(0, targets.clone()), x.clone().select(0, sources.clone())];
+            let mut parts = vec![
+                x.clone().select(0, targets.clone()),
+                x.clone().select(0, sources.clone()),
+            ];
             parts.extend(e);
             Tensor::cat(parts, 1)
         };
         let relu = |t| Activation::Relu.forward(t);
-        let mut e = relu(self.edge_encoder.forward(pair(&graph.x, graph.edge_attr.clone())));
+        let mut e = relu(
+            self.edge_encoder
+                .forward(pair(&graph.x, graph.edge_attr.clone())),
+        );
         let mut x = relu(self.node_encoder.forward(graph.x.clone()));
         for k in 0..self.iterations {
             let step = &self.steps[k % self.steps.len()];
@@ -174,9 +222,13 @@ mod tests {
     fn interaction_step_gradients_are_right() {
         let device = Device::flex().autodiff();
         device.seed(9);
-        let step = InteractionNetworkConfig::new(3, 2, 5).init(&device);
+        let step = InteractionNetworkConfig::new(3, 2, 5)
+            .with_bidirectional(true)
+            .init(&device);
         let g = Graph::from_host(
-            &[0.1, 0.5, -0.3, 0.7, -0.2, 0.4, 0.0, 0.9, -0.8, 0.3, 0.3, 0.3],
+            &[
+                0.1, 0.5, -0.3, 0.7, -0.2, 0.4, 0.0, 0.9, -0.8, 0.3, 0.3, 0.3,
+            ],
             4,
             &[0, 1, 2, 3, 0],
             &[1, 2, 3, 0, 2],
@@ -200,8 +252,20 @@ mod tests {
     #[test]
     fn edge_classifier_gives_one_logit_per_edge() {
         let device = Device::flex();
-        let model = EdgeClassifierConfig::new(3, 4).with_d_hidden(8).with_iterations(2).init(&device);
-        let g = Graph::from_host(&[0.0; 9], 3, &[0, 1], &[1, 2], Some((&[0.0; 8], 4)), None, &device).unwrap();
+        let model = EdgeClassifierConfig::new(3, 4)
+            .with_d_hidden(8)
+            .with_iterations(2)
+            .init(&device);
+        let g = Graph::from_host(
+            &[0.0; 9],
+            3,
+            &[0, 1],
+            &[1, 2],
+            Some((&[0.0; 8], 4)),
+            None,
+            &device,
+        )
+        .unwrap();
         assert_eq!(model.forward(&g).dims(), [2]);
     }
 }

@@ -1,0 +1,181 @@
+//! The edge classifier on labelled hit graphs: an interaction network (DeZoort et al.,
+//! arXiv:2103.16701; Exa.TrkX, arXiv:2103.06995) that scores each candidate hit pair, trained with
+//! the binary cross-entropy
+//!
+//! ```text
+//! L = −(1/E) Σ_k [ y_k log σ(z_k) + (1 − y_k) log(1 − σ(z_k)) ]
+//! ```
+//!
+//! through hepnn-nn's training loop (checkpoints, resume, NaN guard, metrics.csv).
+
+use std::path::{Path, PathBuf};
+
+use burn::nn::loss::BinaryCrossEntropyLossConfig;
+use burn::prelude::*;
+use hepnn_core::io::hitgraph::{HitGraph, read_hitgraph};
+use hepnn_nn::gnn::Graph;
+use hepnn_nn::gnn::interaction::EdgeClassifier;
+use hepnn_nn::train::TrainTask;
+
+use crate::metrics::{EdgeMetrics, edge_metrics};
+
+/// Errors of the tracking crate.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackingError {
+    /// Reading input data failed.
+    #[error(transparent)]
+    Core(#[from] hepnn_core::CoreError),
+    /// A tensor-level error (bad graph).
+    #[error(transparent)]
+    Nn(#[from] hepnn_nn::NnError),
+    /// No hit graph for the requested events.
+    #[error("no hit graph for events {first}–{last} in `{}`", .dir.display())]
+    NoGraphs {
+        /// The folder searched.
+        dir: PathBuf,
+        /// First event number.
+        first: u64,
+        /// Last event number.
+        last: u64,
+    },
+}
+
+/// A hit graph on the device, with its edge labels.
+#[derive(Debug, Clone)]
+pub struct LabelledGraph {
+    /// The graph (x: r/1000, φ/π, z/1000; edge_attr: Δr, Δφ, Δz, ΔR).
+    pub graph: Graph,
+    /// Edge labels (1 = true segment), `[E]`.
+    pub labels: Tensor<1, Int>,
+    /// The labels on the host.
+    pub labels_host: Vec<bool>,
+}
+
+impl LabelledGraph {
+    /// Moves a hit graph to `device`.
+    pub fn from_hitgraph(g: &HitGraph, device: &Device) -> Result<Self, TrackingError> {
+        let x: Vec<f32> = g.x.iter().flatten().copied().collect();
+        let e: Vec<f32> = g.edge_attr.iter().flatten().copied().collect();
+        let graph = Graph::from_host(
+            &x,
+            g.x.len(),
+            &g.sources,
+            &g.targets,
+            Some((&e, 4)),
+            None,
+            device,
+        )?;
+        let labels_host: Vec<bool> = g.y.iter().map(|&y| y > 0.5).collect();
+        let ints: Vec<i64> = labels_host.iter().map(|&y| i64::from(y)).collect();
+        Ok(Self {
+            graph,
+            labels: Tensor::<1, Int>::from_ints(ints.as_slice(), device),
+            labels_host,
+        })
+    }
+}
+
+/// Reads the graphs of events `first..=last` from `dir` (files `event{N:09}_g*.npz`), sorted.
+pub fn load_events(
+    dir: &Path,
+    first: u64,
+    last: u64,
+    device: &Device,
+) -> Result<Vec<LabelledGraph>, TrackingError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| hepnn_core::CoreError::Io {
+        path: dir.to_path_buf(),
+        action: "list",
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("event"))
+                .and_then(|n| n.get(..9))
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|id| (first..=last).contains(&id))
+                && p.extension().is_some_and(|x| x == "npz")
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(TrackingError::NoGraphs {
+            dir: dir.to_path_buf(),
+            first,
+            last,
+        });
+    }
+    paths
+        .iter()
+        .map(|p| LabelledGraph::from_hitgraph(&read_hitgraph(p)?, device))
+        .collect()
+}
+
+/// Edge classification as a [`TrainTask`]: items are graphs, a batch is their union.
+pub struct EdgeTask<'a> {
+    /// Training graphs.
+    pub train: &'a [LabelledGraph],
+    /// Validation graphs (figures after each epoch).
+    pub valid: &'a [LabelledGraph],
+    /// Score cut for the validation efficiency and purity.
+    pub threshold: f64,
+}
+
+impl TrainTask for EdgeTask<'_> {
+    type Model = EdgeClassifier;
+
+    fn num_items(&self) -> usize {
+        self.train.len()
+    }
+
+    fn loss(&self, model: &EdgeClassifier, batch: &[usize]) -> Tensor<1> {
+        let graphs: Vec<Graph> = batch.iter().map(|&i| self.train[i].graph.clone()).collect();
+        let labels: Vec<Tensor<1, Int>> = batch
+            .iter()
+            .map(|&i| self.train[i].labels.clone())
+            .collect();
+        let graph = Graph::batch(&graphs).expect("hit graphs share their feature widths");
+        let logits = model.forward(&graph);
+        BinaryCrossEntropyLossConfig::new()
+            .with_logits(true)
+            .init(&logits.device())
+            .forward(logits, Tensor::cat(labels, 0))
+    }
+
+    fn validate(&self, model: &EdgeClassifier) -> Vec<(String, f64)> {
+        if self.valid.is_empty() {
+            return Vec::new();
+        }
+        let m = evaluate(model, self.valid, self.threshold);
+        vec![
+            ("valid_efficiency".into(), m.efficiency),
+            ("valid_purity".into(), m.purity),
+            ("valid_auc".into(), m.auc),
+        ]
+    }
+}
+
+/// Edge scores σ(z) of every graph, concatenated, with the labels.
+pub fn scores(model: &EdgeClassifier, graphs: &[LabelledGraph]) -> (Vec<f64>, Vec<bool>) {
+    let mut all_scores = Vec::new();
+    let mut all_labels = Vec::new();
+    for g in graphs {
+        let z = model.forward(&g.graph);
+        let s: Vec<f64> = burn::tensor::activation::sigmoid(z)
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .expect("f64 scores");
+        all_scores.extend(s);
+        all_labels.extend(&g.labels_host);
+    }
+    (all_scores, all_labels)
+}
+
+/// Efficiency, purity and AUC over `graphs` at `threshold`.
+pub fn evaluate(model: &EdgeClassifier, graphs: &[LabelledGraph], threshold: f64) -> EdgeMetrics {
+    let (s, y) = scores(model, graphs);
+    edge_metrics(&s, &y, threshold)
+}

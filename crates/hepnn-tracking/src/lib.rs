@@ -1,0 +1,9 @@
+//! # hepnn-tracking — charged-particle track reconstruction
+//!
+//! Hits are nodes, candidate hit pairs are edges; a graph neural network scores every edge, and
+//! the kept edges make the tracks. This crate holds the edge classifier's training and evaluation
+//! on labelled hit graphs ([`gnn`]) and the figures of merit ([`metrics`]).
+#![warn(missing_docs)]
+
+pub mod gnn;
+pub mod metrics;
