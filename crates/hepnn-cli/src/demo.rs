@@ -18,9 +18,10 @@ pub fn run(common: &Common) -> anyhow::Result<()> {
     let approx = course::approx::run(common)?;
     let backprop = course::backprop::run(common, &course::backprop::BackpropOptions::default())?;
     let karate = course::gnn::run(common)?;
+    let trigger = course::gnn::run_trigger(common)?;
     let param_count = hepnn_nn::mlp::MlpConfig::new(vec![10, 10, 10, 2]).param_count();
     all.set("param_count", param_count);
-    for part in [&neuron, &approx, &backprop, &karate] {
+    for part in [&neuron, &approx, &backprop, &karate, &trigger] {
         all.extend(part);
     }
     all.set("demo_seconds", start.elapsed().as_secs_f64());
@@ -98,6 +99,15 @@ pub fn run(common: &Common) -> anyhow::Result<()> {
          the other 32 members with accuracy **{}** (misclassified: {}).\n",
         f(&karate, "karate_accuracy"),
         f(&karate, "karate_misclassified"),
+    )?;
+    writeln!(
+        md,
+        "Graph classification, a track trigger: the three pixel hits of a simulated track form a \
+         small graph; two EdgeConv layers and a mean-pooling head decide pT > 3 GeV with accuracy \
+         **{}** on {} test tracks, against {} for the same cut on the three-point circle fit.\n",
+        f(&trigger, "trigger_gnn_accuracy"),
+        f(&trigger, "trigger_test_tracks"),
+        f(&trigger, "trigger_circle_fit_accuracy"),
     )?;
     let path = common.out.join("report.md");
     hepnn_nn::plot::atomic_write(&path, md.as_bytes())

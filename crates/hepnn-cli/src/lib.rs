@@ -7,6 +7,7 @@ pub mod demo;
 pub mod device;
 pub mod edges;
 pub mod inspect;
+pub mod simulate;
 pub mod summary;
 
 use std::path::PathBuf;
@@ -75,6 +76,13 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Simulate TrackML events: generated pile-up or real particles through the TrackML tracker.
+    Simulate {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: simulate::SimulateOptions,
+    },
 }
 
 /// What `hepnn train` trains.
@@ -122,6 +130,11 @@ pub enum Example {
         #[command(flatten)]
         common: Common,
     },
+    /// Graph classification: a pT > 3 GeV track trigger from three-hit graphs (EdgeConv + pooling).
+    Trigger {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Backpropagation: the worked example by hand, then an MLP that measures track q/pT from
     /// three pixel hits, against the classical circle fit.
     Backprop {
@@ -140,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Example::Neuron { common } => course::neuron::run(&common).map(|_| ()),
             Example::Approx { common } => course::approx::run(&common).map(|_| ()),
             Example::Karate { common } => course::gnn::run(&common).map(|_| ()),
+            Example::Trigger { common } => course::gnn::run_trigger(&common).map(|_| ()),
             Example::Backprop { common, options } => {
                 course::backprop::run(&common, &options).map(|_| ())
             }
@@ -151,5 +165,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             what: EvaluateWhat::Edges { common, options },
         } => edges::evaluate(&common, &options).map(|_| ()),
         Command::Inspect { dir, event, common } => inspect::run(&dir, &event, &common),
+        Command::Simulate { common, options } => simulate::run(&common, &options).map(|_| ()),
     }
 }

@@ -279,3 +279,21 @@ fn karate_split_is_predicted_from_two_labels() {
     );
     assert!(num(&summary(dir.path()), "karate_accuracy") >= 0.9);
 }
+
+#[test]
+fn the_graph_trigger_classifies_track_pt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&["examples", "trigger", "--out", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    // Measured 0.989 (GNN) against 0.971 (cut on the three-point circle fit) at seed 42.
+    assert!(num(&s, "trigger_gnn_accuracy") > 0.97, "{s}");
+    assert!(
+        num(&s, "trigger_gnn_accuracy") > num(&s, "trigger_circle_fit_accuracy"),
+        "{s}"
+    );
+}

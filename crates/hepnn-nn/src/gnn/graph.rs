@@ -104,6 +104,29 @@ impl Graph {
         })
     }
 
+    /// Declares which graph each node belongs to (for many small graphs built as one), checking
+    /// that there is one entry per node and each is below `num_graphs`.
+    pub fn with_batch(mut self, batch: &[usize], num_graphs: usize) -> Result<Self> {
+        if batch.len() != self.num_nodes() {
+            return Err(NnError::Shape {
+                what: "batch vector (one graph index per node)",
+                expected: vec![self.num_nodes()],
+                got: vec![batch.len()],
+            });
+        }
+        if let Some(&bad) = batch.iter().find(|&&b| b >= num_graphs) {
+            return Err(NnError::InvalidConfig {
+                field: "batch",
+                value: bad.to_string(),
+                expected: format!("graph indices below num_graphs = {num_graphs}"),
+            });
+        }
+        let ints: Vec<i64> = batch.iter().map(|&b| b as i64).collect();
+        self.batch = Tensor::<1, Int>::from_ints(ints.as_slice(), &self.x.device());
+        self.num_graphs = num_graphs;
+        Ok(self)
+    }
+
     /// Number of nodes N.
     pub fn num_nodes(&self) -> usize {
         self.x.dims()[0]

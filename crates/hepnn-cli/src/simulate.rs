@@ -1,0 +1,232 @@
+//! `hepnn simulate`: TrackML-like events from the tracker simulation of `hepnn-sim`.
+//!
+//! Particles come from the built-in pile-up generator (`--pileup MU`) or from real TrackML
+//! particles files (`--particles DIR`); the detector from `--detector detectors.csv` or the
+//! built-in TrackML layout. Events run in parallel (rayon), each written atomically as
+//! `event<id>-{hits,particles,truth}.csv[.gz]` into `--out`. Where the particles folder also holds
+//! the real hits of an event, the real and simulated hit counts per layer are compared (table,
+//! `layers_real_vs_simulated.png`, and `summary.json`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+
+use hepnn_core::io::{Compression, event_prefix, find_event_file, trackml::EventFile};
+use hepnn_nn::plot::{LinePlot, Series};
+use hepnn_sim::tracker::{
+    Detector, GeneratorConfig, ParticleSource, RunConfig, SimConfig, run_events,
+};
+
+use crate::Common;
+use crate::summary::{Summary, prepare_out};
+
+/// Options of `hepnn simulate`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateOptions {
+    /// Number of events.
+    #[arg(long, default_value_t = 1)]
+    pub events: usize,
+    /// Mean number of pile-up vertices ⟨μ⟩ of the built-in generator (ignored with --particles).
+    #[arg(long, default_value_t = 200.0)]
+    pub pileup: f64,
+    /// TrackML detectors.csv to simulate; the built-in TrackML layout when absent.
+    #[arg(long)]
+    pub detector: Option<PathBuf>,
+    /// Folder of TrackML event*-particles.csv[.gz] files to simulate instead of generating.
+    #[arg(long)]
+    pub particles: Option<PathBuf>,
+    /// Id of the first generated event.
+    #[arg(long, default_value_t = 1)]
+    pub first_event: u64,
+    /// Write gzipped CSV files (.csv.gz).
+    #[arg(long)]
+    pub gzip: bool,
+    /// Probability that a module crossing gives no hit.
+    #[arg(long, default_value_t = 0.0)]
+    pub inefficiency: f64,
+    /// Mean number of noise hits per module and event (TrackML: 0.933).
+    #[arg(long, default_value_t = 0.933)]
+    pub noise_per_module: f64,
+}
+
+/// Runs the simulation and returns its summary (also printed and written to summary.json).
+pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary> {
+    let detector = match &options.detector {
+        Some(path) => Detector::read(path)
+            .with_context(|| format!("reading the detector {}", path.display()))?,
+        None => Detector::trackml_default(),
+    };
+    let source = match &options.particles {
+        Some(dir) => ParticleSource::files_in(dir)
+            .with_context(|| format!("listing particles files in {}", dir.display()))?,
+        None => ParticleSource::Generator(GeneratorConfig {
+            pileup: options.pileup,
+            ..GeneratorConfig::default()
+        }),
+    };
+    let mut config = SimConfig::default();
+    config.digitisation.inefficiency = options.inefficiency;
+    config.noise.hits_per_module = options.noise_per_module;
+    prepare_out(&common.out)?;
+    let run = RunConfig {
+        events: options.events,
+        first_event: options.first_event,
+        seed: common.seed,
+        out: common.out.clone(),
+        compression: if options.gzip {
+            Compression::Gzip
+        } else {
+            Compression::Plain
+        },
+    };
+    let bar = indicatif::ProgressBar::new(options.events as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "simulate [{bar:30}] {pos}/{len} events {per_sec} ETA {eta}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    let start = Instant::now();
+    let stats = run_events(&detector, &config, &source, &run, &|_| bar.inc(1))
+        .with_context(|| format!("simulating into {}", common.out.display()))?;
+    let wall = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+
+    let n = stats.len().max(1) as f64;
+    let hits: usize = stats.iter().map(|s| s.hits).sum();
+    let noise: usize = stats.iter().map(|s| s.noise_hits).sum();
+    let particles: usize = stats.iter().map(|s| s.particles).sum();
+    let mut summary = Summary::new();
+    summary.set("events", stats.len());
+    summary.set(
+        "detector",
+        options
+            .detector
+            .as_ref()
+            .map_or("built-in TrackML layout".to_string(), |p| {
+                p.display().to_string()
+            }),
+    );
+    summary.set("modules", detector.module_count());
+    summary.set(
+        "particles_source",
+        options
+            .particles
+            .as_ref()
+            .map_or(format!("generator, pileup {}", options.pileup), |p| {
+                p.display().to_string()
+            }),
+    );
+    summary.set("hits_per_event", hits as f64 / n);
+    summary.set("particles_per_event", particles as f64 / n);
+    summary.set(
+        "noise_fraction",
+        if hits > 0 {
+            noise as f64 / hits as f64
+        } else {
+            0.0
+        },
+    );
+    summary.set("seconds_per_event", wall / n);
+    summary.set("events_per_second", n / wall.max(1e-9));
+    summary.set(
+        "cpu_seconds_per_event",
+        stats.iter().map(|s| s.seconds).sum::<f64>() / n,
+    );
+    summary.set("threads", cpu_threads());
+    if let Some(dir) = &options.particles {
+        compare_with_real(dir, &common.out, &stats, &mut summary)?;
+    }
+    summary.write(&common.out)?;
+    print!("{}", summary.table("hepnn simulate"));
+    Ok(summary)
+}
+
+fn cpu_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Hits per (volume, layer) of the hits file of `prefix` in `dir`, if there is one.
+fn layer_counts(dir: &Path, prefix: &str) -> anyhow::Result<Option<BTreeMap<(u32, u32), usize>>> {
+    let Some(path) = find_event_file(dir, prefix, EventFile::Hits)? else {
+        return Ok(None);
+    };
+    let hits = hepnn_core::io::read_hits(&path)?;
+    let mut counts = BTreeMap::new();
+    for hit in &hits {
+        *counts.entry((hit.volume_id, hit.layer_id)).or_insert(0) += 1;
+    }
+    Ok(Some(counts))
+}
+
+/// Real vs simulated hits per layer for every event whose real hits are in `particles_dir`.
+fn compare_with_real(
+    particles_dir: &Path,
+    out: &Path,
+    stats: &[hepnn_sim::tracker::EventStats],
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    // (real hits, prefix, real points, simulated points) of the largest compared event.
+    let mut plotted: Option<(usize, String, Vec<(f64, f64)>, Vec<(f64, f64)>)> = None;
+    let mut table = String::new();
+    for event in stats {
+        let prefix = event_prefix(event.event_id);
+        let Some(real) = layer_counts(particles_dir, &prefix)? else {
+            continue;
+        };
+        let simulated = layer_counts(out, &prefix)?.unwrap_or_default();
+        table.push_str(&format!(
+            "{prefix}: hits per layer, real vs simulated\nvolume layer   real    sim  ratio\n"
+        ));
+        let mut per_volume: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+        let (mut real_points, mut sim_points) = (Vec::new(), Vec::new());
+        for (index, (&(volume, layer), &n_real)) in real.iter().enumerate() {
+            let n_sim = simulated.get(&(volume, layer)).copied().unwrap_or(0);
+            table.push_str(&format!(
+                "{volume:>6} {layer:>5} {n_real:>6} {n_sim:>6} {:>6.3}\n",
+                n_sim as f64 / n_real.max(1) as f64
+            ));
+            let entry = per_volume.entry(volume).or_default();
+            entry.0 += n_real;
+            entry.1 += n_sim;
+            real_points.push((index as f64, n_real as f64));
+            sim_points.push((index as f64, n_sim as f64));
+        }
+        let (total_real, total_sim) = per_volume
+            .values()
+            .fold((0, 0), |(a, b), &(r, s)| (a + r, b + s));
+        for (volume, (n_real, n_sim)) in &per_volume {
+            summary.set(
+                format!("{prefix}_volume{volume}_sim_over_real"),
+                *n_sim as f64 / (*n_real).max(1) as f64,
+            );
+        }
+        summary.set(format!("{prefix}_real_hits"), total_real);
+        summary.set(format!("{prefix}_simulated_hits"), total_sim);
+        summary.set(
+            format!("{prefix}_sim_over_real"),
+            total_sim as f64 / total_real.max(1) as f64,
+        );
+        if plotted.as_ref().is_none_or(|p| p.0 < total_real) {
+            plotted = Some((total_real, prefix, real_points, sim_points));
+        }
+    }
+    let Some((_, prefix, real_points, sim_points)) = plotted else {
+        return Ok(());
+    };
+    eprint!("{table}");
+    LinePlot::new(
+        format!("Hits per layer, {prefix}: real TrackML vs hepnn simulate"),
+        "layer index (volumes 7, 8, 9, 12, 13, 14, 16, 17, 18; layers in order)",
+        "hits",
+    )
+    .with(Series::markers("real", real_points))
+    .with(Series::markers("simulated", sim_points))
+    .save_png(&out.join("layers_real_vs_simulated.png"))
+    .context("plotting layers_real_vs_simulated.png")?;
+    Ok(())
+}
