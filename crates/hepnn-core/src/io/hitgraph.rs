@@ -61,11 +61,7 @@ pub fn read_hitgraph(path: impl AsRef<Path>) -> Result<HitGraph> {
     let ro_cols = vector::<i64>(&mut npz, path, "Ro_cols")?;
     let y = vector::<f32>(&mut npz, path, "y")?;
     let pid = vector::<i64>(&mut npz, path, "pid")?;
-    let bad = |array: &str, message: String| CoreError::Npz {
-        path: path.to_path_buf(),
-        array: array.into(),
-        message,
-    };
+    let bad = |array: &str, message: String| npz_error(path, array, message);
     if y.len() != e || pid.len() != n {
         return Err(bad(
             "y/pid",
@@ -126,74 +122,83 @@ pub fn read_hitgraph(path: impl AsRef<Path>) -> Result<HitGraph> {
     })
 }
 
-/// A 2-D array, returned row-major for `(rows, cols)` = (·, `cols`) when `rows_are_items`, else
-/// `(cols, ·)` row-major.
-fn matrix<T: Deserialize + Copy + Default>(
-    npz: &mut NpzArchive<std::io::BufReader<std::fs::File>>,
-    path: &Path,
-    name: &str,
-    fixed: usize,
-    fixed_is_second: bool,
-) -> Result<Vec<T>> {
-    let bad = |message: String| CoreError::Npz {
+type Archive = NpzArchive<std::io::BufReader<std::fs::File>>;
+
+fn npz_error(path: &Path, name: &str, message: String) -> CoreError {
+    CoreError::Npz {
         path: path.to_path_buf(),
         array: name.into(),
         message,
-    };
+    }
+}
+
+/// Reads array `name` with its shape, the values in row-major (C) order whatever the file's order.
+fn array<T: Deserialize + Copy + Default>(
+    npz: &mut Archive,
+    path: &Path,
+    name: &str,
+) -> Result<(Vec<T>, Vec<usize>)> {
+    let bad = |message: String| npz_error(path, name, message);
     let file = npz
         .by_name(name)
         .map_err(|e| bad(e.to_string()))?
         .ok_or_else(|| bad("missing from the archive".into()))?;
-    let shape = file.shape().to_vec();
+    let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
     let order = file.order();
-    if shape.len() != 2
-        || (fixed_is_second && shape[1] as usize != fixed)
-        || (!fixed_is_second && shape[0] as usize != fixed)
-    {
-        return Err(bad(format!(
-            "expected a 2-D array with {fixed} {}, got shape {shape:?}",
-            if fixed_is_second { "columns" } else { "rows" }
-        )));
-    }
-    let (rows, cols) = (shape[0] as usize, shape[1] as usize);
     let data: Vec<T> = file
         .into_vec()
         .map_err(|e| bad(format!("wrong element type: {e}")))?;
-    Ok(match order {
-        Order::C => data,
-        // Column-major: element (r, c) at c·rows + r.
-        Order::Fortran => {
+    Ok(match (order, shape.as_slice()) {
+        // Column-major 2-D: element (r, c) at c·rows + r.
+        (Order::Fortran, &[rows, cols]) => {
             let mut out = vec![T::default(); rows * cols];
             for r in 0..rows {
                 for c in 0..cols {
                     out[r * cols + c] = data[c * rows + r];
                 }
             }
-            out
+            (out, shape)
         }
+        _ => (data, shape),
     })
 }
 
-fn vector<T: Deserialize>(
-    npz: &mut NpzArchive<std::io::BufReader<std::fs::File>>,
+/// A 2-D array, row-major, whose second dimension (`fixed_is_second`) or first is `fixed`.
+fn matrix<T: Deserialize + Copy + Default>(
+    npz: &mut Archive,
+    path: &Path,
+    name: &str,
+    fixed: usize,
+    fixed_is_second: bool,
+) -> Result<Vec<T>> {
+    let (data, shape) = array(npz, path, name)?;
+    let fixed_dim = if fixed_is_second { 1 } else { 0 };
+    if shape.len() != 2 || shape[fixed_dim] != fixed {
+        return Err(npz_error(
+            path,
+            name,
+            format!(
+                "expected a 2-D array with {fixed} {}, got shape {shape:?}",
+                if fixed_is_second { "columns" } else { "rows" }
+            ),
+        ));
+    }
+    Ok(data)
+}
+
+/// A 1-D array.
+fn vector<T: Deserialize + Copy + Default>(
+    npz: &mut Archive,
     path: &Path,
     name: &str,
 ) -> Result<Vec<T>> {
-    let bad = |message: String| CoreError::Npz {
-        path: path.to_path_buf(),
-        array: name.into(),
-        message,
-    };
-    let file = npz
-        .by_name(name)
-        .map_err(|e| bad(e.to_string()))?
-        .ok_or_else(|| bad("missing from the archive".into()))?;
-    if file.shape().len() != 1 {
-        return Err(bad(format!(
-            "expected a 1-D array, got shape {:?}",
-            file.shape()
-        )));
+    let (data, shape) = array(npz, path, name)?;
+    if shape.len() != 1 {
+        return Err(npz_error(
+            path,
+            name,
+            format!("expected a 1-D array, got shape {shape:?}"),
+        ));
     }
-    file.into_vec()
-        .map_err(|e| bad(format!("wrong element type: {e}")))
+    Ok(data)
 }
