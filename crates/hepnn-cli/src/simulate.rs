@@ -50,6 +50,19 @@ pub struct SimulateOptions {
     /// Mean number of noise hits per module and event (TrackML: 0.933).
     #[arg(long, default_value_t = 0.933)]
     pub noise_per_module: f64,
+    /// Probability of absorption (nuclear interaction) per layer crossed at normal incidence.
+    #[arg(long, default_value_t = 0.025)]
+    pub absorption_per_layer: f64,
+    /// Loopers stop after this many loops in the transverse plane (ACTS loop protection: 0.5).
+    #[arg(long, default_value_t = 0.75)]
+    pub max_loops: f64,
+    /// Draw the first event: x-y and r-z views of the hits of particles above
+    /// --display-min-pt, coloured by sub-detector (event<id>_xy.png, event<id>_rz.png).
+    #[arg(long)]
+    pub display: bool,
+    /// Smallest true pT (GeV) of the hits drawn by --display.
+    #[arg(long, default_value_t = 1.0)]
+    pub display_min_pt: f64,
 }
 
 /// Runs the simulation and returns its summary (also printed and written to summary.json).
@@ -70,6 +83,8 @@ pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary
     let mut config = SimConfig::default();
     config.digitisation.inefficiency = options.inefficiency;
     config.noise.hits_per_module = options.noise_per_module;
+    config.propagation.absorption_per_layer = options.absorption_per_layer;
+    config.propagation.max_turn = options.max_loops * std::f64::consts::TAU;
     prepare_out(&common.out)?;
     let run = RunConfig {
         events: options.events,
@@ -137,9 +152,19 @@ pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary
         "cpu_seconds_per_event",
         stats.iter().map(|s| s.seconds).sum::<f64>() / n,
     );
+    summary.set(
+        "simulation_seconds_per_event",
+        stats.iter().map(|s| s.simulation_seconds).sum::<f64>() / n,
+    );
     summary.set("threads", cpu_threads());
     if let Some(dir) = &options.particles {
         compare_with_real(dir, &common.out, &stats, &mut summary)?;
+    }
+    if options.display
+        && let Some(first) = stats.first()
+    {
+        let files = draw_event(&common.out, first.event_id, options.display_min_pt)?;
+        summary.set("display", files);
     }
     summary.write(&common.out)?;
     print!("{}", summary.table("hepnn simulate"));
@@ -163,6 +188,9 @@ fn layer_counts(dir: &Path, prefix: &str) -> anyhow::Result<Option<BTreeMap<(u32
     Ok(Some(counts))
 }
 
+/// Real hits, prefix, real and simulated (layer index, hits) points of one compared event.
+type PlottedEvent = (usize, String, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
 /// Real vs simulated hits per layer for every event whose real hits are in `particles_dir`.
 fn compare_with_real(
     particles_dir: &Path,
@@ -170,8 +198,8 @@ fn compare_with_real(
     stats: &[hepnn_sim::tracker::EventStats],
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    // (real hits, prefix, real points, simulated points) of the largest compared event.
-    let mut plotted: Option<(usize, String, Vec<(f64, f64)>, Vec<(f64, f64)>)> = None;
+    // The largest compared event is plotted.
+    let mut plotted: Option<PlottedEvent> = None;
     let mut table = String::new();
     for event in stats {
         let prefix = event_prefix(event.event_id);
@@ -184,7 +212,10 @@ fn compare_with_real(
         ));
         let mut per_volume: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
         let (mut real_points, mut sim_points) = (Vec::new(), Vec::new());
-        for (index, (&(volume, layer), &n_real)) in real.iter().enumerate() {
+        let layers: std::collections::BTreeSet<(u32, u32)> =
+            real.keys().chain(simulated.keys()).copied().collect();
+        for (index, &(volume, layer)) in layers.iter().enumerate() {
+            let n_real = real.get(&(volume, layer)).copied().unwrap_or(0);
             let n_sim = simulated.get(&(volume, layer)).copied().unwrap_or(0);
             table.push_str(&format!(
                 "{volume:>6} {layer:>5} {n_real:>6} {n_sim:>6} {:>6.3}\n",
@@ -229,4 +260,144 @@ fn compare_with_real(
     .save_png(&out.join("layers_real_vs_simulated.png"))
     .context("plotting layers_real_vs_simulated.png")?;
     Ok(())
+}
+
+/// Sub-detector of a TrackML volume, for colouring.
+fn subdetector(volume_id: u32) -> &'static str {
+    match volume_id {
+        7..=9 => "pixels",
+        12..=14 => "short strips",
+        16..=18 => "long strips",
+        _ => "other",
+    }
+}
+
+/// Draws the x-y and r-z views of event `event_id` in `out`: the hits whose true pT exceeds
+/// `min_pt` (noise left out), one colour per sub-detector. Returns the file names.
+fn draw_event(out: &Path, event_id: u64, min_pt: f64) -> anyhow::Result<String> {
+    let prefix = event_prefix(event_id);
+    let event = hepnn_core::io::read_event(out, &prefix)
+        .with_context(|| format!("reading back {prefix} for the display"))?;
+    let mut xy: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut rz: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for (hit, truth) in event.hits.iter().zip(&event.truth) {
+        if truth.particle_id.is_noise() || truth.tpx.hypot(truth.tpy) < min_pt {
+            continue;
+        }
+        let group = subdetector(hit.volume_id);
+        xy.entry(group).or_default().push((hit.x, hit.y));
+        let signed_r = if hit.y >= 0.0 { hit.r() } else { -hit.r() };
+        rz.entry(group).or_default().push((hit.z, signed_r));
+    }
+    if xy.is_empty() {
+        return Ok(String::new());
+    }
+    let title = format!("{prefix}: hits of particles with pT > {min_pt} GeV");
+    let mut names = Vec::new();
+    for (view, points, x_label, y_label) in [
+        ("xy", xy, "x (mm)", "y (mm)"),
+        ("rz", rz, "z (mm)", "r (mm), signed by y"),
+    ] {
+        let mut plot = LinePlot::new(format!("{title} ({view})"), x_label, y_label);
+        for (group, group_points) in points {
+            plot = plot.with(Series::markers(group, group_points));
+        }
+        let name = format!("{prefix}_{view}.png");
+        plot.save_png(&out.join(&name))
+            .with_context(|| format!("plotting {name}"))?;
+        names.push(name);
+    }
+    Ok(names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(out: &Path, seed: u64) -> Common {
+        Common {
+            seed,
+            out: out.to_path_buf(),
+            device: "cpu".into(),
+        }
+    }
+
+    fn options() -> SimulateOptions {
+        SimulateOptions {
+            events: 2,
+            pileup: 5.0,
+            detector: None,
+            particles: None,
+            first_event: 1,
+            gzip: true,
+            inefficiency: 0.0,
+            noise_per_module: 0.05,
+            absorption_per_layer: 0.025,
+            max_loops: 0.75,
+            display: true,
+            display_min_pt: 0.5,
+        }
+    }
+
+    #[test]
+    fn simulate_writes_events_summary_and_display() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let summary = run(&common(dir.path(), 3), &options()).expect("runs");
+        assert_eq!(summary.get("events"), Some(&serde_json::json!(2)));
+        let hits = summary
+            .get("hits_per_event")
+            .and_then(|v| v.as_f64())
+            .expect("a number");
+        assert!(hits > 500.0, "{hits}");
+        for name in [
+            "summary.json",
+            "event000000001-hits.csv.gz",
+            "event000000002-truth.csv.gz",
+            "event000000001_xy.png",
+            "event000000001_rz.png",
+        ] {
+            assert!(dir.path().join(name).is_file(), "{name}");
+        }
+        let event = hepnn_core::io::read_event(dir.path(), "event000000002").expect("reads");
+        assert_eq!(event.hits.len(), event.truth.len());
+    }
+
+    #[test]
+    fn real_hits_beside_the_particles_are_compared_per_layer() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let input = dir.path().join("input");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&input).expect("writable");
+        // One stiff central track and a "real" hits file holding one hit per barrel layer.
+        std::fs::write(
+            input.join("event000000042-particles.csv"),
+            "particle_id,vx,vy,vz,px,py,pz,q,nhits\n7,0,0,0,5,1,0.5,1,10\n",
+        )
+        .expect("writable");
+        let mut real = String::from("hit_id,x,y,z,volume_id,layer_id,module_id\n");
+        for (i, (volume, layer)) in [(8, 2), (8, 4), (13, 2), (17, 2)].iter().enumerate() {
+            real.push_str(&format!("{},1,1,1,{volume},{layer},1\n", i + 1));
+        }
+        std::fs::write(input.join("event000000042-hits.csv"), real).expect("writable");
+        let options = SimulateOptions {
+            events: 1,
+            particles: Some(input),
+            gzip: false,
+            noise_per_module: 0.0,
+            display: false,
+            ..options()
+        };
+        let summary = run(&common(&out, 1), &options).expect("runs");
+        assert_eq!(
+            summary.get("event000000042_real_hits"),
+            Some(&serde_json::json!(4))
+        );
+        // The track crosses up to 10 barrel layers, some twice (module overlaps).
+        let simulated = summary
+            .get("event000000042_simulated_hits")
+            .and_then(|v| v.as_u64())
+            .expect("a count");
+        assert!((1..=20).contains(&simulated), "{simulated}");
+        assert!(out.join("layers_real_vs_simulated.png").is_file());
+    }
 }

@@ -118,6 +118,18 @@ pub enum CoreError {
         /// What was expected and what was found.
         message: String,
     },
+
+    /// An ONNX model file cannot be decoded, or one of its initializers (weights) is missing or
+    /// not what the loader expects.
+    #[error("`{}`: {}{message}", .path.display(), InitializerPrefix(.initializer.as_deref()))]
+    Onnx {
+        /// The `.onnx` file.
+        path: PathBuf,
+        /// The initializer concerned, if the error is about one.
+        initializer: Option<String>,
+        /// What was expected and what was found.
+        message: String,
+    },
 }
 
 /// Formats `, column `name`` or nothing.
@@ -127,6 +139,18 @@ impl fmt::Display for ColumnSuffix<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Some(column) => write!(f, ", column `{column}`"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Formats `initializer `name`: ` or nothing.
+struct InitializerPrefix<'a>(Option<&'a str>);
+
+impl fmt::Display for InitializerPrefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, "initializer `{name}`: "),
             None => Ok(()),
         }
     }

@@ -1,9 +1,13 @@
 //! # hepnn-sim — detector simulation (no machine learning)
 //!
-//! Data flow: generator particles → detector simulation → hits. This crate starts with the
-//! transverse helix of a charged particle in the solenoid and its crossings with barrel layers
-//! ([`tracker::helix`]), enough to simulate the three-hit pT measurement that the MLP of the
-//! foundation slides learns; the full TrackML-geometry simulation builds on it.
+//! Data flow: generator particles → detector simulation → hits. The [`tracker`] module simulates
+//! the TrackML silicon tracker: its 18,728 modules (read from `detectors.csv` or built in),
+//! a pile-up generator fitted to the real TrackML particles files, helix propagation in the 2 T
+//! solenoid with exact module crossings and Highland multiple scattering, digitisation, noise,
+//! the TrackML truth weights, and TrackML CSV events written atomically, many events in parallel.
+//! Fed the real particles of TrackML events, it reproduces their hit counts per volume to within
+//! 11% (`tests/tests.rs`). [`tracker::helix`] and [`tracker::three_hit`] hold the transverse
+//! helix and the three-hit pT measurement of the backpropagation example.
 #![warn(missing_docs)]
 
 pub mod tracker;

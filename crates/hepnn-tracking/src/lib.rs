@@ -2,8 +2,10 @@
 //!
 //! Hits are nodes, candidate hit pairs are edges; a graph neural network scores every edge, and
 //! the kept edges make the tracks. This crate holds the edge classifier's training and evaluation
-//! on labelled hit graphs ([`gnn`]) and the figures of merit ([`metrics`]).
+//! on labelled hit graphs ([`gnn`]), the figures of merit ([`metrics`]), and the trained Exa.TrkX GNN
+//! run from its ONNX weights ([`exatrkx`]).
 #![warn(missing_docs)]
 
+pub mod exatrkx;
 pub mod gnn;
 pub mod metrics;

@@ -1,6 +1,8 @@
 //! Reading and writing event data.
 //!
 //! - [`trackml`]: the TrackML CSV files (hits, cells, particles, truth, detectors), plain or gzip.
+//! - [`onnx`]: the initializers (trained weights) of an ONNX model, for burn models of the same
+//!   architecture.
 //!
 //! Shared rules for every format:
 //! - Compression follows the file name: a name ending in `.gz` is gzip, anything else is plain
@@ -11,6 +13,7 @@
 //!   [`CoreError`]).
 
 pub mod hitgraph;
+pub mod onnx;
 pub mod trackml;
 
 pub use trackml::{

@@ -40,7 +40,7 @@ impl Graph {
         global: Option<&[f32]>,
         device: &Device,
     ) -> Result<Self> {
-        if num_nodes == 0 || x.len() % num_nodes != 0 {
+        if num_nodes == 0 || !x.len().is_multiple_of(num_nodes) {
             return Err(NnError::Shape {
                 what: "node features (length must be num_nodes × features)",
                 expected: vec![num_nodes],

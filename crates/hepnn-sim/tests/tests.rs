@@ -1,0 +1,415 @@
+//! Integration tests of the tracker simulation: the physics validation against the real TrackML
+//! detector and events in `shared/data/trackml` (skipped when the folder is absent), determinism,
+//! the generator's fit, and clear errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hepnn_core::io::{self, Compression};
+use hepnn_core::{Event, Hit, Particle};
+use hepnn_sim::tracker::{
+    Detector, GeneratorConfig, LayerShape, ParticleSource, RunConfig, SimConfig, generate,
+    run_events, simulate_event,
+};
+
+/// The shared TrackML sample, `<workspace>/../shared/data/trackml`.
+const TRACKML_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/trackml");
+
+/// The TrackML folder, or `None` (with a message) when it is absent and the test should skip.
+fn trackml_dir(test: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(TRACKML_DIR);
+    if dir.join("detectors.csv").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipping {test}: TrackML data folder {TRACKML_DIR} is absent");
+        None
+    }
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("the system temporary folder is writable")
+}
+
+fn hits_per_volume(hits: &[Hit]) -> BTreeMap<u32, usize> {
+    let mut counts = BTreeMap::new();
+    for hit in hits {
+        *counts.entry(hit.volume_id).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        0.5 * (values[n / 2 - 1] + values[n / 2])
+    }
+}
+
+/// Layer key → (kind, radius or z) of a detector.
+fn layer_positions(detector: &Detector) -> BTreeMap<(u32, u32), (bool, f64)> {
+    detector
+        .layers
+        .iter()
+        .map(|layer| {
+            let value = match layer.shape {
+                LayerShape::Barrel { radius, .. } => (true, radius),
+                LayerShape::Endcap { z, .. } => (false, z),
+            };
+            ((layer.volume_id, layer.layer_id), value)
+        })
+        .collect()
+}
+
+mod geometry {
+    use super::*;
+
+    #[test]
+    fn built_in_layers_match_detectors_csv_within_1_mm() {
+        let Some(dir) = trackml_dir("built_in_layers_match_detectors_csv_within_1_mm") else {
+            return;
+        };
+        let real = Detector::read(dir.join("detectors.csv")).expect("detectors.csv reads");
+        let built_in = Detector::trackml_default();
+        assert_eq!(real.module_count(), built_in.module_count());
+        let (real, built_in) = (layer_positions(&real), layer_positions(&built_in));
+        assert_eq!(
+            real.keys().collect::<Vec<_>>(),
+            built_in.keys().collect::<Vec<_>>()
+        );
+        for (key, (barrel, position)) in &real {
+            let (built_barrel, built_position) = built_in[key];
+            assert_eq!(*barrel, built_barrel, "layer {key:?}");
+            assert!(
+                (position - built_position).abs() < 1.0,
+                "layer {key:?}: detectors.csv {position:.3} mm, built-in {built_position:.3} mm"
+            );
+        }
+        // Per module too: same count per layer and centres within 1 mm in r and z.
+        let real_detector = Detector::read(dir.join("detectors.csv")).expect("reads");
+        for (a, b) in real_detector
+            .layers
+            .iter()
+            .zip(&Detector::trackml_default().layers)
+        {
+            assert_eq!(
+                a.surfaces.len(),
+                b.surfaces.len(),
+                "{} {}",
+                a.volume_id,
+                a.layer_id
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_detector_row_names_file_and_line() {
+        let dir = scratch();
+        let path = dir.path().join("detectors.csv");
+        let mut modules = Detector::trackml_default().modules();
+        modules.truncate(3);
+        io::write_detectors(&path, &modules).expect("writable");
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let broken = text.replacen("0.15,", "thin,", 1);
+        std::fs::write(&path, broken).expect("writable");
+        let error = Detector::read(&path).expect_err("a bad row").to_string();
+        assert!(
+            error.contains("detectors.csv") && error.contains("line 2"),
+            "{error}"
+        );
+        // A module of zero size is refused with its address.
+        let mut modules = Detector::trackml_default().modules();
+        modules[5].module_hv = 0.0;
+        let error = Detector::from_modules(&modules)
+            .expect_err("zero size")
+            .to_string();
+        assert!(error.contains("module 6"), "{error}");
+    }
+}
+
+mod physics {
+    use super::*;
+
+    /// Simulates the real particles of `event` on the real detector.
+    fn simulate_real(dir: &Path, detector: &Detector, event: &str) -> (Event, Vec<Hit>) {
+        let particles =
+            io::read_particles(dir.join(format!("{event}-particles.csv"))).expect("particles read");
+        let real_hits = io::read_hits(dir.join(format!("{event}-hits.csv"))).expect("hits read");
+        let id = io::parse_event_prefix(event).expect("an event prefix");
+        let simulated = simulate_event(detector, &SimConfig::default(), id, &particles, 1);
+        (simulated, real_hits)
+    }
+
+    #[test]
+    fn real_particles_give_the_real_hit_counts_per_volume() {
+        let Some(dir) = trackml_dir("real_particles_give_the_real_hit_counts_per_volume") else {
+            return;
+        };
+        let detector = Detector::read(dir.join("detectors.csv")).expect("detectors.csv reads");
+        for event in ["event000001001", "event000001003"] {
+            let (simulated, real_hits) = simulate_real(&dir, &detector, event);
+            let (real, sim) = (
+                hits_per_volume(&real_hits),
+                hits_per_volume(&simulated.hits),
+            );
+            eprintln!("{event}: volume real simulated ratio");
+            for (volume, &n_real) in &real {
+                let n_sim = sim.get(volume).copied().unwrap_or(0);
+                eprintln!(
+                    "  {volume:>2} {n_real:>6} {n_sim:>6} {:.3}",
+                    n_sim as f64 / n_real as f64
+                );
+            }
+            let (n_real, n_sim) = (real_hits.len() as f64, simulated.hits.len() as f64);
+            eprintln!(
+                "  total {n_real} {n_sim} {:.3} (noise {})",
+                n_sim / n_real,
+                simulated.noise_hit_count()
+            );
+            assert!(
+                (n_sim / n_real - 1.0).abs() < 0.10,
+                "{event}: {n_sim} simulated vs {n_real} real hits"
+            );
+            for (volume, &count) in &real {
+                let ratio = sim.get(volume).copied().unwrap_or(0) as f64 / count as f64;
+                assert!(
+                    (ratio - 1.0).abs() < 0.15,
+                    "{event} volume {volume}: simulated/real = {ratio:.3}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hits_per_particle_median_is_trackml_like() {
+        let Some(dir) = trackml_dir("hits_per_particle_median_is_trackml_like") else {
+            return;
+        };
+        let selected = |p: &Particle| p.pt() > 1.0 && p.eta().abs() < 2.5;
+        // The real value, from the labelled event 1 (its particles' nhits agree with its truth).
+        let labelled = io::read_event(&dir, "event000000001").expect("event 1 reads");
+        let real_median = median(
+            labelled
+                .particles
+                .iter()
+                .filter(|p| selected(p))
+                .map(|p| f64::from(p.nhits))
+                .collect(),
+        );
+        let detector = Detector::read(dir.join("detectors.csv")).expect("detectors.csv reads");
+        let (simulated, _) = simulate_real(&dir, &detector, "event000001001");
+        let sim_median = median(
+            simulated
+                .particles
+                .iter()
+                .filter(|p| selected(p))
+                .map(|p| f64::from(p.nhits))
+                .collect(),
+        );
+        eprintln!(
+            "hits/particle median (pT > 1 GeV, |η| < 2.5): real event 1 {real_median}, simulated 1001 {sim_median}"
+        );
+        assert!((10.0..=14.0).contains(&real_median), "{real_median}");
+        assert!((10.0..=14.0).contains(&sim_median), "{sim_median}");
+        // Truth weights sum to 1 and noise weighs nothing.
+        let total: f64 = simulated.truth.iter().map(|t| t.weight).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+        assert!(
+            simulated
+                .truth
+                .iter()
+                .filter(|t| t.particle_id.is_noise())
+                .all(|t| t.weight == 0.0)
+        );
+    }
+
+    #[test]
+    fn generator_matches_the_real_multiplicity_and_pt_median() {
+        let Some(dir) = trackml_dir("generator_matches_the_real_multiplicity_and_pt_median") else {
+            return;
+        };
+        let ids = [1000, 1001, 1002, 1003, 1004, 1006, 1007, 1008];
+        let mut real_counts = Vec::new();
+        let mut real_pt = Vec::new();
+        for id in ids {
+            let particles =
+                io::read_particles(dir.join(format!("event{id:09}-particles.csv"))).expect("reads");
+            real_counts.push(particles.len() as f64);
+            real_pt.extend(particles.iter().map(Particle::pt));
+        }
+        let config = GeneratorConfig::default();
+        let mut counts = Vec::new();
+        let mut pt = Vec::new();
+        for seed in 0..8 {
+            let particles = generate(&config, seed).expect("valid settings");
+            counts.push(particles.len() as f64);
+            pt.extend(particles.iter().map(Particle::pt));
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (real_mean, sim_mean) = (mean(&real_counts), mean(&counts));
+        let (real_median, sim_median) = (median(real_pt), median(pt));
+        eprintln!(
+            "particles/event real {real_mean:.0} generated {sim_mean:.0}; pT median real {real_median:.4} generated {sim_median:.4}"
+        );
+        assert!((sim_mean / real_mean - 1.0).abs() < 0.10);
+        assert!((sim_median / real_median - 1.0).abs() < 0.10);
+    }
+}
+
+mod output {
+    use super::*;
+
+    fn small_run(out: &Path, seed: u64) -> RunConfig {
+        RunConfig {
+            events: 3,
+            first_event: 1,
+            seed,
+            out: out.to_path_buf(),
+            compression: Compression::Plain,
+        }
+    }
+
+    fn small_source() -> ParticleSource {
+        ParticleSource::Generator(GeneratorConfig {
+            pileup: 10.0,
+            ..GeneratorConfig::default()
+        })
+    }
+
+    fn folder_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .expect("listable")
+            .map(|entry| {
+                let path = entry.expect("an entry").path();
+                let name = path
+                    .file_name()
+                    .expect("a name")
+                    .to_string_lossy()
+                    .into_owned();
+                (name, std::fs::read(&path).expect("readable"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_seed_gives_byte_identical_events() {
+        let detector = Detector::trackml_default();
+        let config = SimConfig::default();
+        let (a, b, c) = (scratch(), scratch(), scratch());
+        let stats = run_events(
+            &detector,
+            &config,
+            &small_source(),
+            &small_run(a.path(), 5),
+            &|_| {},
+        )
+        .expect("runs");
+        run_events(
+            &detector,
+            &config,
+            &small_source(),
+            &small_run(b.path(), 5),
+            &|_| {},
+        )
+        .expect("runs");
+        run_events(
+            &detector,
+            &config,
+            &small_source(),
+            &small_run(c.path(), 6),
+            &|_| {},
+        )
+        .expect("runs");
+        // One thread gives the same bytes as the default pool: events do not share a generator.
+        let d = scratch();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a one-thread pool")
+            .install(|| {
+                run_events(
+                    &detector,
+                    &config,
+                    &small_source(),
+                    &small_run(d.path(), 5),
+                    &|_| {},
+                )
+            })
+            .expect("runs");
+        let (bytes_a, bytes_b) = (folder_bytes(a.path()), folder_bytes(b.path()));
+        assert_eq!(bytes_a, folder_bytes(d.path()));
+        assert_eq!(bytes_a.len(), 9, "{:?}", bytes_a.keys());
+        assert_eq!(bytes_a, bytes_b);
+        assert_ne!(bytes_a, folder_bytes(c.path()));
+        // The files read back with hepnn-core's reader, and the truth matches the hits.
+        let event = io::read_event(a.path(), "event000000002").expect("reads back");
+        assert_eq!(event.hits.len(), stats[1].hits);
+        assert_eq!(event.truth.len(), event.hits.len());
+        assert_eq!(event.noise_hit_count(), stats[1].noise_hits);
+        let nhits: u32 = event.particles.iter().map(|p| p.nhits).sum();
+        assert_eq!(nhits as usize + stats[1].noise_hits, stats[1].hits);
+        assert!(stats[1].hits > 1000);
+        // Rewriting gzipped replaces the plain files: the events stay unambiguous.
+        let mut gzipped = small_run(a.path(), 5);
+        gzipped.compression = Compression::Gzip;
+        run_events(&detector, &config, &small_source(), &gzipped, &|_| {}).expect("runs");
+        let again = io::read_event(a.path(), "event000000002").expect("reads back");
+        assert_eq!(again.hits, event.hits);
+        assert_eq!(folder_bytes(a.path()).len(), 9);
+    }
+
+    #[test]
+    fn an_unwritable_output_leaves_no_event_behind() {
+        let dir = scratch();
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, "a file").expect("writable");
+        let detector = Detector::trackml_default();
+        let error = run_events(
+            &detector,
+            &SimConfig::default(),
+            &small_source(),
+            &small_run(&blocker.join("out"), 1),
+            &|_| {},
+        )
+        .expect_err("the output folder cannot be made");
+        assert!(error.to_string().contains("not-a-folder"), "{error}");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("listable").count(), 1);
+    }
+
+    #[test]
+    fn a_malformed_particles_file_names_file_line_and_column() {
+        let dir = scratch();
+        let input = dir.path().join("input");
+        std::fs::create_dir(&input).expect("writable");
+        std::fs::write(
+            input.join("event000000007-particles.csv"),
+            "particle_id,vx,vy,vz,px,py,pz,q,nhits\n1,0,0,0,1,0,0,1,0\n2,0,0,0,fast,0,0,1,0\n",
+        )
+        .expect("writable");
+        let out = dir.path().join("out");
+        let source = ParticleSource::files_in(&input).expect("one file");
+        let mut run = small_run(&out, 1);
+        run.events = 1;
+        let error = run_events(
+            &Detector::trackml_default(),
+            &SimConfig::default(),
+            &source,
+            &run,
+            &|_| {},
+        )
+        .expect_err("a bad row")
+        .to_string();
+        assert!(
+            error.contains("event000000007-particles.csv")
+                && error.contains("line 3")
+                && error.contains("px"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read_dir(&out).expect("created").count(), 0);
+    }
+}
