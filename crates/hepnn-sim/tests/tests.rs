@@ -261,6 +261,57 @@ mod physics {
     }
 }
 
+mod digitisation {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn hits_lie_on_their_module_within_the_pitch_resolution_of_the_truth() {
+        let detector = Detector::trackml_default();
+        let surfaces: HashMap<_, _> = detector
+            .layers
+            .iter()
+            .flat_map(|l| l.surfaces.iter().map(|s| (s.key, s)))
+            .collect();
+        let particles = generate(
+            &GeneratorConfig {
+                pileup: 20.0,
+                ..GeneratorConfig::default()
+            },
+            4,
+        )
+        .expect("valid settings");
+        let event = simulate_event(&detector, &SimConfig::default(), 1, &particles, 4);
+        let (mut pulls_u, mut pulls_v) = (Vec::new(), Vec::new());
+        for (hit, truth) in event.hits.iter().zip(&event.truth) {
+            assert_eq!(hit.hit_id, truth.hit_id);
+            let surface = surfaces[&hit.module_key()];
+            let measured = surface.to_local([hit.x, hit.y, hit.z]);
+            assert!(measured[2].abs() < 1e-6, "on the module plane");
+            // Inside the module (the clamp to the edge holds up to rounding).
+            assert!(measured[1].abs() <= surface.hv + 1e-6);
+            assert!(measured[0].abs() <= surface.half_width_at(measured[1]) + 1e-6);
+            if truth.particle_id.is_noise() {
+                continue;
+            }
+            let true_local = surface.to_local([truth.tx, truth.ty, truth.tz]);
+            assert!(true_local[2].abs() < 1e-6, "the truth lies on the module");
+            let sigma = 12f64.sqrt().recip();
+            pulls_u.push((measured[0] - true_local[0]) / (surface.pitch_u * sigma));
+            pulls_v.push((measured[1] - true_local[1]) / (surface.pitch_v * sigma));
+        }
+        // Unit Gaussian pulls (slightly narrower where the clamp to the module edge acts).
+        for pulls in [pulls_u, pulls_v] {
+            let n = pulls.len() as f64;
+            let rms = (pulls.iter().map(|p| p * p).sum::<f64>() / n).sqrt();
+            assert!(
+                n > 5_000.0 && (rms - 1.0).abs() < 0.05,
+                "rms {rms} over {n}"
+            );
+        }
+    }
+}
+
 mod output {
     use super::*;
 

@@ -120,6 +120,16 @@ impl GeneratorConfig {
                 });
             }
         }
+        // Primaries are drawn by rejection above pt_min: keep the acceptance reasonable.
+        if self.pt_min > 20.0 * self.pt_slope {
+            return Err(SimError::Config {
+                name: "pt_min",
+                message: format!(
+                    "{} GeV is too far in the tail of the pT law (slope {} GeV): at most 20 slopes",
+                    self.pt_min, self.pt_slope
+                ),
+            });
+        }
         if !(0.0..=1.0).contains(&self.positive_fraction) {
             return Err(SimError::Config {
                 name: "positive_fraction",
