@@ -106,7 +106,8 @@ impl<M: Classifier<D>, const D: usize> Trainer<M, D> {
     fn new(model: M, input: Tensor<D>, labels: Tensor<1, Int>, device: &Device) -> Self {
         Self {
             model: Some(model),
-            optim: AdamConfig::new().init(),
+            // PyTorch's defaults: betas (0.9, 0.999), eps 1e-8 (burn's default eps is 1e-5).
+            optim: AdamConfig::new().with_epsilon(1e-8).init(),
             loss: CrossEntropyLossConfig::new().init(device),
             input,
             labels,
@@ -150,6 +151,16 @@ fn train_device() -> Device {
     device
 }
 
+/// Checks that one untimed step gives a finite loss near ln 10 (random labels, fresh weights), so
+/// the benchmark times a working training step.
+fn check_first_step<M: Classifier<D>, const D: usize>(trainer: &mut Trainer<M, D>, name: &str) {
+    let loss = trainer.step();
+    assert!(
+        loss.is_finite() && (1.5..3.5).contains(&loss),
+        "{name}: first cross-entropy {loss} is not near ln 10 = 2.30"
+    );
+}
+
 fn inference_device() -> Device {
     let device = Device::flex();
     device.seed(SEED);
@@ -164,6 +175,7 @@ fn mlp_train_step(c: &mut Criterion) {
         random_labels(MLP_BATCH, &device),
         &device,
     );
+    check_first_step(&mut trainer, "mlp_train_step");
     c.bench_function("mlp_train_step", |b| b.iter(|| black_box(trainer.step())));
 }
 
@@ -184,6 +196,7 @@ fn cnn_train_step(c: &mut Criterion) {
         random_labels(CNN_BATCH, &device),
         &device,
     );
+    check_first_step(&mut trainer, "cnn_train_step");
     c.bench_function("cnn_train_step", |b| b.iter(|| black_box(trainer.step())));
 }
 
