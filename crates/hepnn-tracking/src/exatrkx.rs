@@ -35,7 +35,7 @@
 //! let hits = [0.032_f32, 0.1, 0.05, 0.072, 0.1, 0.11];
 //! let graph = hepnn_nn::gnn::Graph::from_host(&hits, 2, &[0], &[1], None, None, &device)?;
 //! let logits = gnn.forward(&graph); // [E]
-//! # Ok::<(), hepnn_tracking::gnn::TrackingError>(())
+//! # Ok::<(), hepnn_tracking::TrackingError>(())
 //! ```
 
 use std::path::Path;
@@ -49,7 +49,7 @@ use hepnn_core::io::onnx::OnnxModel;
 use hepnn_nn::gnn::Graph;
 use hepnn_nn::gnn::aggregate::{Aggregation, aggregate};
 
-use crate::gnn::TrackingError;
+use crate::TrackingError;
 
 /// Configuration of an [`ExaTrkxGnn`]; the defaults are those of the deployed Exa.TrkX model.
 #[derive(Config, Debug)]

@@ -17,28 +17,8 @@ use hepnn_nn::gnn::Graph;
 use hepnn_nn::gnn::interaction::EdgeClassifier;
 use hepnn_nn::train::TrainTask;
 
+use crate::TrackingError;
 use crate::metrics::{EdgeMetrics, edge_metrics};
-
-/// Errors of the tracking crate.
-#[derive(Debug, thiserror::Error)]
-pub enum TrackingError {
-    /// Reading input data failed.
-    #[error(transparent)]
-    Core(#[from] hepnn_core::CoreError),
-    /// A tensor-level error (bad graph).
-    #[error(transparent)]
-    Nn(#[from] hepnn_nn::NnError),
-    /// No hit graph for the requested events.
-    #[error("no hit graph for events {first}–{last} in `{}`", .dir.display())]
-    NoGraphs {
-        /// The folder searched.
-        dir: PathBuf,
-        /// First event number.
-        first: u64,
-        /// Last event number.
-        last: u64,
-    },
-}
 
 /// A hit graph on the device, with its edge labels.
 #[derive(Debug, Clone)]

@@ -6,6 +6,11 @@
 //! run from its ONNX weights ([`exatrkx`]).
 #![warn(missing_docs)]
 
+pub mod building;
+pub mod error;
 pub mod exatrkx;
 pub mod gnn;
+pub mod graph;
 pub mod metrics;
+
+pub use error::TrackingError;
