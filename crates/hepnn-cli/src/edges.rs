@@ -140,11 +140,10 @@ pub fn train(common: &Common, o: &TrainEdgesOptions) -> anyhow::Result<Summary> 
     summary.set("edge_efficiency", m.efficiency);
     summary.set("edge_purity", m.purity);
     summary.set("auc", m.auc);
-    summary.write(&common.out)?;
-    println!(
-        "{}",
-        summary.table("Edge classifier (interaction network), validation events")
-    );
+    summary.report(
+        &common.out,
+        "Edge classifier (interaction network), validation events",
+    )?;
     Ok(summary)
 }
 
@@ -214,10 +213,9 @@ pub fn evaluate(common: &Common, o: &EvaluateEdgesOptions) -> anyhow::Result<Sum
     summary.set("edge_purity", m.purity);
     summary.set("auc", m.auc);
     summary.set("inference_ms_per_graph", ms_per_graph);
-    summary.write(&common.out)?;
-    println!(
-        "{}",
-        summary.table("Edge classifier (interaction network), test events")
-    );
+    summary.report(
+        &common.out,
+        "Edge classifier (interaction network), test events",
+    )?;
     Ok(summary)
 }

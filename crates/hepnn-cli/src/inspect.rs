@@ -21,7 +21,6 @@ pub fn run(dir: &Path, event: &str, common: &Common) -> anyhow::Result<()> {
         s.set("noise_hits", ev.noise_hit_count());
     }
     prepare_out(&common.out)?;
-    s.write(&common.out)?;
-    print!("{}", s.table(&format!("TrackML {event}")));
+    s.report(&common.out, &format!("TrackML {event}"))?;
     Ok(())
 }

@@ -166,8 +166,7 @@ pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary
         let files = draw_event(&common.out, first.event_id, options.display_min_pt)?;
         summary.set("display", files);
     }
-    summary.write(&common.out)?;
-    print!("{}", summary.table("hepnn simulate"));
+    summary.report(&common.out, "hepnn simulate")?;
     Ok(summary)
 }
 

@@ -67,6 +67,13 @@ impl Summary {
         out
     }
 
+    /// The output contract in one call: writes `DIR/summary.json`, then prints the table.
+    pub fn report(&self, dir: &Path, title: &str) -> anyhow::Result<()> {
+        self.write(dir)?;
+        println!("{}", self.table(title));
+        Ok(())
+    }
+
     /// Writes `DIR/summary.json` atomically.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         let map: BTreeMap<&str, &Value> = self.rows.iter().map(|(n, v)| (n.as_str(), v)).collect();

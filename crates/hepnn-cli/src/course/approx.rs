@@ -72,7 +72,6 @@ pub fn run(common: &Common) -> anyhow::Result<Summary> {
     .with(Series::line("bound h²/8·max|f''| (sin)", bound))
     .log_y()
     .save_png(&common.out.join("approx_error.png"))?;
-    s.write(&common.out)?;
-    println!("{}", s.table("Universal approximation by shifted ReLUs"));
+    s.report(&common.out, "Universal approximation by shifted ReLUs")?;
     Ok(s)
 }

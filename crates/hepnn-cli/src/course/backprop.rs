@@ -227,10 +227,9 @@ pub fn run(common: &Common, options: &BackpropOptions) -> anyhow::Result<Summary
     );
     s.set("pt_mlp_charge_correct_fraction", charge_ok);
     s.set("pt_train_seconds", train_seconds);
-    s.write(&common.out)?;
-    println!(
-        "{}",
-        s.table("Backpropagation: worked example and q/pT from three hits")
-    );
+    s.report(
+        &common.out,
+        "Backpropagation: worked example and q/pT from three hits",
+    )?;
     Ok(s)
 }

@@ -23,11 +23,10 @@ pub fn run(common: &Common) -> anyhow::Result<Summary> {
                 .collect::<Vec<_>>(),
         )?,
     );
-    s.write(&common.out)?;
-    println!(
-        "{}",
-        s.table("GCN on Zachary's karate club (2 labelled members)")
-    );
+    s.report(
+        &common.out,
+        "GCN on Zachary's karate club (2 labelled members)",
+    )?;
     Ok(s)
 }
 
@@ -128,10 +127,9 @@ pub fn run_trigger(common: &Common) -> anyhow::Result<Summary> {
     s.set("trigger_test_tracks", test.len());
     s.set("trigger_gnn_accuracy", gnn_accuracy);
     s.set("trigger_circle_fit_accuracy", fit_accuracy);
-    s.write(&common.out)?;
-    println!(
-        "{}",
-        s.table("Graph classification: a pT > 3 GeV track trigger (EdgeConv + pooling)")
-    );
+    s.report(
+        &common.out,
+        "Graph classification: a pT > 3 GeV track trigger (EdgeConv + pooling)",
+    )?;
     Ok(s)
 }

@@ -46,7 +46,6 @@ pub fn run(common: &Common) -> anyhow::Result<Summary> {
         plot = plot.with(Series::line(act.name(), points));
     }
     plot.save_png(&common.out.join("neuron_activations.png"))?;
-    s.write(&common.out)?;
-    println!("{}", s.table("Formal neurons (McCulloch–Pitts 1943)"));
+    s.report(&common.out, "Formal neurons (McCulloch–Pitts 1943)")?;
     Ok(s)
 }
