@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use crate::{NnError, Result};
@@ -171,31 +172,39 @@ impl LinePlot {
                 if self.log_y {
                     let mut chart =
                         builder.build_cartesian_2d(x0..x1, (y0 * 0.9..y1 * 1.1).log_scale())?;
-                    chart
-                        .configure_mesh()
-                        .x_desc(&self.x_label)
-                        .y_desc(&self.y_label)
-                        .label_style(("sans-serif", 14))
-                        .draw()?;
-                    self.draw_series(&mut chart, finite)?;
-                    legend(&mut chart)?;
+                    self.draw_chart(&mut chart, finite)?;
                 } else {
                     let pad = 0.05 * (y1 - y0);
                     let mut chart = builder.build_cartesian_2d(x0..x1, y0 - pad..y1 + pad)?;
-                    chart
-                        .configure_mesh()
-                        .x_desc(&self.x_label)
-                        .y_desc(&self.y_label)
-                        .label_style(("sans-serif", 14))
-                        .draw()?;
-                    self.draw_series(&mut chart, finite)?;
-                    legend(&mut chart)?;
+                    self.draw_chart(&mut chart, finite)?;
                 }
                 root.present()?;
                 Ok(())
             };
             draw().map_err(|e| plot_err(e.to_string()))
         })
+    }
+
+    /// Axes with their labels, the curves and the legend, on either y scale.
+    fn draw_chart<'a, DB, X, Y>(
+        &self,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+        finite: impl Fn(&&(f64, f64)) -> bool,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + 'a>>
+    where
+        DB: DrawingBackend + 'a,
+        X: Ranged<ValueType = f64> + ValueFormatter<f64> + 'a,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64> + 'a,
+    {
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        self.draw_series(chart, finite)?;
+        legend(chart)
     }
 
     fn draw_series<'a, DB, X, Y>(
