@@ -9,6 +9,7 @@ pub mod edges;
 pub mod inspect;
 pub mod simulate;
 pub mod summary;
+pub mod tracking;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,14 @@ pub enum Command {
         #[command(subcommand)]
         what: EvaluateWhat,
     },
+    /// Reconstruct tracks with a trained tracking model: TrackML submission CSV
+    /// (`event_id,hit_id,track_id`) and per-stage timings.
+    Reconstruct {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: tracking::ReconstructOptions,
+    },
     /// Read a TrackML event and print what it holds.
     Inspect {
         /// Folder holding the event's CSV files.
@@ -96,6 +105,14 @@ pub enum TrainWhat {
         #[command(flatten)]
         options: edges::TrainEdgesOptions,
     },
+    /// The GNN tracking chain (module map + interaction network) on simulated events, from a
+    /// TOML config.
+    Tracking {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: tracking::TrainTrackingOptions,
+    },
 }
 
 /// What `hepnn evaluate` evaluates.
@@ -108,6 +125,14 @@ pub enum EvaluateWhat {
         common: Common,
         #[command(flatten)]
         options: edges::EvaluateEdgesOptions,
+    },
+    /// A trained tracking model on events with truth: efficiency, fake and duplicate rates,
+    /// TrackML score, plots.
+    Tracking {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: tracking::ReconstructOptions,
     },
 }
 
@@ -164,6 +189,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate {
             what: EvaluateWhat::Edges { common, options },
         } => edges::evaluate(&common, &options).map(|_| ()),
+        Command::Train {
+            what: TrainWhat::Tracking { common, options },
+        } => tracking::train(&common, &options).map(|_| ()),
+        Command::Evaluate {
+            what: EvaluateWhat::Tracking { common, options },
+        } => tracking::evaluate(&common, &options).map(|_| ()),
+        Command::Reconstruct { common, options } => {
+            tracking::reconstruct(&common, &options).map(|_| ())
+        }
         Command::Inspect { dir, event, common } => inspect::run(&dir, &event, &common),
         Command::Simulate { common, options } => simulate::run(&common, &options).map(|_| ()),
     }

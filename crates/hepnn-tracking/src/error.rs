@@ -70,4 +70,12 @@ pub enum TrackingError {
         /// Why it is rejected.
         reason: String,
     },
+    /// A configuration file is not valid TOML of the expected layout.
+    #[error("configuration `{}` is malformed: {source}", .path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser found (line, column, the unknown or missing field).
+        source: Box<toml::de::Error>,
+    },
 }

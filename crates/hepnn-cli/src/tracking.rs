@@ -1,0 +1,697 @@
+//! `hepnn train tracking`, `hepnn reconstruct`, `hepnn evaluate tracking`: the GNN tracking chain
+//! (module map → interaction network → CC and walk) on simulated or TrackML events, driven by one
+//! TOML config ([`hepnn_tracking::pipeline::TrackingConfig`], defaults built in).
+//!
+//! A trained model is a folder: `tracking.toml` (the config it was trained with),
+//! `module_map.json`, `edge_classifier.{json,bpk}`; `hepnn reconstruct --model DIR` needs nothing
+//! else.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use burn::optim::AdamConfig;
+use burn::optim::lr_scheduler::LrSchedulerConfig;
+use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::prelude::*;
+use clap::Args;
+use hepnn_core::Event;
+use hepnn_nn::plot::{LinePlot, Series};
+use hepnn_nn::train::{TrainConfig, Trainer};
+use hepnn_sim::tracker::generator::{GeneratorConfig, generate};
+use hepnn_sim::tracker::geometry::Detector;
+use hepnn_sim::tracker::simulation::{SimConfig, event_seed, simulate_event};
+use hepnn_tracking::building::TrackCandidate;
+use hepnn_tracking::features::EventGraph;
+use hepnn_tracking::gnn::{RegionItem, RegionTask};
+use hepnn_tracking::graph::{ModuleMap, graph_metrics};
+use hepnn_tracking::metrics::{
+    BinVariable, EfficiencyBin, ParticleSelection, TrackTruth, binned_efficiency, edge_metrics,
+    track_metrics,
+};
+use hepnn_tracking::pipeline::{
+    GnnStage, ModuleMapStage, Pipeline, Stage, TrackFinder, TrackingConfig, files, load_pipeline,
+    save_classifier,
+};
+use rayon::prelude::*;
+
+use crate::Common;
+use crate::summary::{Summary, prepare_out};
+
+/// Options of `hepnn train tracking`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainTrackingOptions {
+    /// TOML configuration (`configs/tracking.toml`); the built-in defaults when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Continue from the last checkpoint in OUT/model/checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// Options shared by `hepnn reconstruct` and `hepnn evaluate tracking`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconstructOptions {
+    /// Trained model folder (OUT/model of `hepnn train tracking`).
+    #[arg(long, default_value = "models/tracking")]
+    pub model: PathBuf,
+    /// Folder of TrackML events (`event*-hits.csv[.gz]`, with truth for evaluation); the
+    /// config's simulated test events when absent.
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+    /// Only these event prefixes of --events (comma-separated, e.g. event000000001).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Stop after this stage: graph, classification or building.
+    #[arg(long, default_value = "building")]
+    pub stop_after: String,
+}
+
+/// The events of a config, simulated with the built-in generator (⟨μ⟩ from the config) and the
+/// TrackML detector, in parallel: ids `first..first + count`.
+pub fn simulate_events(
+    detector: &Detector,
+    pileup: f64,
+    seed: u64,
+    first: u64,
+    count: u64,
+) -> Vec<Event> {
+    let generator = GeneratorConfig {
+        pileup,
+        ..GeneratorConfig::default()
+    };
+    let sim = SimConfig::default();
+    (first..first + count)
+        .into_par_iter()
+        .map(|id| {
+            let particles =
+                generate(&generator, event_seed(seed, id)).expect("default generator is valid");
+            simulate_event(detector, &sim, id, &particles, seed)
+        })
+        .collect()
+}
+
+/// Learns the module map of `config` from its own simulated events: particles passing the learn
+/// cuts only, no noise (the same map as whole events, at a fraction of the cost).
+pub fn learn_module_map(config: &TrackingConfig, detector: &Detector) -> anyhow::Result<ModuleMap> {
+    let g = &config.graph;
+    let generator = GeneratorConfig {
+        pileup: g.learn_pileup,
+        ..GeneratorConfig::default()
+    };
+    let mut sim = SimConfig::default();
+    sim.noise.hits_per_module = 0.0;
+    let seed = config.events.seed;
+    let learn = g.learn_config();
+    let events: Vec<Event> = (0..g.learn_events)
+        .into_par_iter()
+        .map(|k| {
+            let id = 1_000_000 + k;
+            let mut particles =
+                generate(&generator, event_seed(seed, id)).expect("default generator is valid");
+            particles.retain(|p| p.pt() > learn.pt_min && p.vertex_r() <= learn.vertex_r_max);
+            simulate_event(detector, &sim, id, &particles, seed)
+        })
+        .collect();
+    Ok(ModuleMap::learn(&events, &learn)?)
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<TrackingConfig> {
+    match path {
+        Some(p) => Ok(TrackingConfig::load(p)?),
+        None => Ok(TrackingConfig::default()),
+    }
+}
+
+/// Trains the tracking chain of `config` into `OUT/model` and returns the summary.
+pub fn train(common: &Common, o: &TrainTrackingOptions) -> anyhow::Result<Summary> {
+    let config = load_config(o.config.as_deref())?;
+    train_with(common, &config, o.resume)
+}
+
+/// [`train`] with a config in hand.
+pub fn train_with(
+    common: &Common,
+    config: &TrackingConfig,
+    resume: bool,
+) -> anyhow::Result<Summary> {
+    prepare_out(&common.out)?;
+    let model_dir = common.out.join("model");
+    std::fs::create_dir_all(&model_dir)
+        .with_context(|| format!("creating {}", model_dir.display()))?;
+    hepnn_nn::plot::atomic_write(&model_dir.join(files::CONFIG), config.to_toml().as_bytes())?;
+    let detector = Detector::trackml_default();
+    let mut summary = Summary::new();
+
+    let start = Instant::now();
+    let map_path = model_dir.join(files::MODULE_MAP);
+    let map = if resume && map_path.exists() {
+        ModuleMap::load(&map_path)?
+    } else {
+        eprintln!(
+            "learning the module map from {} simulated events (μ = {})",
+            config.graph.learn_events, config.graph.learn_pileup
+        );
+        let map = learn_module_map(config, &detector)?;
+        map.save(&map_path)?;
+        map
+    };
+    summary.set("module_map_pairs", map.pair_count());
+    summary.set("module_map_seconds", start.elapsed().as_secs_f64());
+
+    let start = Instant::now();
+    let e = &config.events;
+    eprintln!(
+        "simulating {} training and {} validation events (μ = {})",
+        e.train, e.valid, e.pileup
+    );
+    let train_events = simulate_events(&detector, e.pileup, e.seed, 100_000, e.train);
+    let valid_events = simulate_events(&detector, e.pileup, e.seed, 200_000, e.valid);
+    let map_config = config.graph.module_map_config();
+    let graphs = |events: &[Event]| -> anyhow::Result<Vec<EventGraph>> {
+        events
+            .par_iter()
+            .map(|ev| Ok(EventGraph::new(ev, map.build_graph(ev, &map_config)?)?))
+            .collect()
+    };
+    let train_graphs = graphs(&train_events)?;
+    let valid_graphs = graphs(&valid_events)?;
+    drop(train_events);
+    drop(valid_events);
+    summary.set(
+        "simulation_and_graph_seconds",
+        start.elapsed().as_secs_f64(),
+    );
+    let edges: usize = train_graphs.iter().map(EventGraph::num_edges).sum();
+    let true_edges: usize = train_graphs
+        .iter()
+        .flat_map(|g| g.labels.iter().flatten())
+        .filter(|&&y| y)
+        .count();
+    summary.set("train_events", train_graphs.len());
+    summary.set(
+        "train_edges_per_event",
+        edges as f64 / train_graphs.len().max(1) as f64,
+    );
+    summary.set(
+        "train_true_edge_fraction",
+        true_edges as f64 / edges.max(1) as f64,
+    );
+
+    let device = crate::device::parse(&common.device)?.autodiff();
+    device.seed(common.seed);
+    let t = &config.training;
+    let mut regions = Vec::new();
+    for g in &train_graphs {
+        for r in g.regions(t.phi_sectors, t.eta_bins, t.overlap) {
+            regions.extend(RegionItem::new(&r, &device)?);
+        }
+    }
+    drop(train_graphs);
+    summary.set("train_regions", regions.len());
+    let model_config = config.classifier.model_config();
+    let model = model_config.init(&device);
+    let steps = t.epochs * regions.len();
+    let train_config = TrainConfig {
+        epochs: t.epochs,
+        batch_size: 1,
+        seed: common.seed,
+        learning_rate: LrSchedulerConfig::Cosine(
+            CosineAnnealingLrSchedulerConfig::new(t.learning_rate, steps.max(1))
+                .with_min_lr(t.learning_rate * 0.01),
+        ),
+        progress: true,
+    };
+    let task = RegionTask {
+        train: &regions,
+        valid: &valid_graphs,
+        threshold: config.evaluation.edge_score_cut,
+        positive_weight: t.positive_weight,
+    };
+    eprintln!(
+        "training the edge classifier: {} regions × {} epochs",
+        regions.len(),
+        t.epochs
+    );
+    let start = Instant::now();
+    let outcome = Trainer::new(train_config, &model_dir)?.fit(
+        &task,
+        model,
+        AdamConfig::new().init(),
+        &device,
+        resume,
+    )?;
+    summary.set("train_seconds", start.elapsed().as_secs_f64());
+    save_classifier(&model_dir, &model_config, &outcome.model)?;
+    summary.set("param_count", outcome.model.num_params());
+    summary.set("epochs", outcome.history.len());
+    if let Some(last) = outcome.history.last() {
+        summary.set("final_train_loss", last.train_loss);
+        for (name, value) in &last.extra {
+            summary.set(name.clone(), *value);
+        }
+    }
+    summary.set("model_dir", model_dir.display().to_string());
+    summary.report(
+        &common.out,
+        "Tracking: module map + interaction network, trained",
+    )?;
+    Ok(summary)
+}
+
+fn parse_stage(s: &str) -> anyhow::Result<Stage> {
+    match s {
+        "graph" => Ok(Stage::Graph),
+        "classification" => Ok(Stage::Classification),
+        "building" => Ok(Stage::Building),
+        other => bail!("--stop-after {other}: expected graph, classification or building"),
+    }
+}
+
+/// The events to run on: the TrackML events of `--events` (all, or `--only`), else the
+/// config's simulated test events.
+fn input_events(o: &ReconstructOptions, config: &TrackingConfig) -> anyhow::Result<Vec<Event>> {
+    match &o.events {
+        Some(dir) => {
+            let prefixes = match &o.only {
+                Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
+                None => hepnn_core::io::list_events(dir)?,
+            };
+            if prefixes.is_empty() {
+                bail!(
+                    "no TrackML event (event*-hits.csv[.gz]) in `{}`",
+                    dir.display()
+                );
+            }
+            prefixes
+                .iter()
+                .map(|p| {
+                    hepnn_core::io::read_event(dir, p)
+                        .with_context(|| format!("reading {p} from {}", dir.display()))
+                })
+                .collect()
+        }
+        None => {
+            let e = &config.events;
+            eprintln!("simulating {} test events (μ = {})", e.test, e.pileup);
+            Ok(simulate_events(
+                &Detector::trackml_default(),
+                e.pileup,
+                e.seed,
+                1,
+                e.test,
+            ))
+        }
+    }
+}
+
+/// One reconstructed event.
+struct Done {
+    event: Event,
+    graph: Option<EventGraph>,
+    scores: Option<Vec<f64>>,
+    tracks: Vec<TrackCandidate>,
+    seconds: Vec<(&'static str, f64)>,
+}
+
+fn run_finder(finder: &dyn TrackFinder, events: Vec<Event>) -> anyhow::Result<Vec<Done>> {
+    let mut done = Vec::with_capacity(events.len());
+    for event in events {
+        let r = finder
+            .find(&event)
+            .with_context(|| format!("reconstructing event {}", event.event_id))?;
+        done.push(Done {
+            event,
+            graph: r.graph,
+            scores: r.scores,
+            tracks: r.tracks,
+            seconds: r.seconds,
+        });
+    }
+    Ok(done)
+}
+
+/// Writes the TrackML submission `event_id,hit_id,track_id` of every event (hits in no
+/// candidate get track 0), atomically.
+fn write_submission(path: &Path, done: &[Done]) -> anyhow::Result<()> {
+    let mut text = String::from("event_id,hit_id,track_id\n");
+    for d in done {
+        let mut track_of = vec![0usize; d.event.hits.len()];
+        for (k, t) in d.tracks.iter().enumerate() {
+            for &h in &t.hits {
+                if track_of[h] == 0 {
+                    track_of[h] = k + 1;
+                }
+            }
+        }
+        for (hit, track) in d.event.hits.iter().zip(track_of) {
+            writeln!(text, "{},{},{}", d.event.event_id, hit.hit_id.0, track)?;
+        }
+    }
+    hepnn_nn::plot::atomic_write(path, text.as_bytes())?;
+    Ok(())
+}
+
+fn timing_summary(summary: &mut Summary, done: &[Done]) {
+    let mut totals: Vec<(&'static str, f64)> = Vec::new();
+    for d in done {
+        for &(name, s) in &d.seconds {
+            match totals.iter_mut().find(|(n, _)| *n == name) {
+                Some(t) => t.1 += s,
+                None => totals.push((name, s)),
+            }
+        }
+    }
+    let n = done.len().max(1) as f64;
+    let mut total = 0.0;
+    for (name, s) in totals {
+        summary.set(format!("seconds_per_event_{name}"), s / n);
+        total += s / n;
+    }
+    summary.set("seconds_per_event", total);
+}
+
+/// `hepnn reconstruct`: runs the chain on the events and writes `OUT/submission.csv`
+/// (`event_id,hit_id,track_id`) and `OUT/summary.json` (timings per stage).
+pub fn reconstruct(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
+    prepare_out(&common.out)?;
+    let device = crate::device::parse(&common.device)?;
+    let (config, pipeline) = load_pipeline(&o.model, &device)
+        .with_context(|| format!("loading the tracking model `{}`", o.model.display()))?;
+    let stop = parse_stage(&o.stop_after)?;
+    let events = input_events(o, &config)?;
+    let mut summary = Summary::new();
+    summary.set("events", events.len());
+    let mut done = Vec::new();
+    for event in events {
+        let r = pipeline
+            .run_until(&event, stop)
+            .with_context(|| format!("reconstructing event {}", event.event_id))?;
+        done.push(Done {
+            event,
+            graph: r.graph,
+            scores: r.scores,
+            tracks: r.tracks,
+            seconds: r.seconds,
+        });
+    }
+    timing_summary(&mut summary, &done);
+    let edges: usize = done
+        .iter()
+        .filter_map(|d| d.graph.as_ref())
+        .map(EventGraph::num_edges)
+        .sum();
+    summary.set("edges_per_event", edges as f64 / done.len().max(1) as f64);
+    if stop == Stage::Building {
+        let tracks: usize = done.iter().map(|d| d.tracks.len()).sum();
+        summary.set("tracks_per_event", tracks as f64 / done.len().max(1) as f64);
+        write_submission(&common.out.join("submission.csv"), &done)?;
+        summary.set("submission", "submission.csv");
+    } else {
+        write_edges(&common.out, &done)?;
+        summary.set("edges_file", "edges_<event>.csv");
+    }
+    summary.report(&common.out, "Tracking: reconstruction")?;
+    Ok(summary)
+}
+
+/// The graph (and scores) of each event when the chain stops early: `edges_<event>.csv` with
+/// `hit_id_inner,hit_id_outer[,score]`.
+fn write_edges(out: &Path, done: &[Done]) -> anyhow::Result<()> {
+    for d in done {
+        let Some(g) = &d.graph else { continue };
+        let mut text = String::from("hit_id_inner,hit_id_outer");
+        text.push_str(if d.scores.is_some() { ",score\n" } else { "\n" });
+        for (k, (&s, &t)) in g.edges.sources.iter().zip(&g.edges.targets).enumerate() {
+            write!(
+                text,
+                "{},{}",
+                d.event.hits[s].hit_id.0, d.event.hits[t].hit_id.0
+            )?;
+            if let Some(scores) = &d.scores {
+                write!(text, ",{:.6}", scores[k])?;
+            }
+            text.push('\n');
+        }
+        let name = format!(
+            "edges_{}.csv",
+            hepnn_core::io::event_prefix(d.event.event_id)
+        );
+        hepnn_nn::plot::atomic_write(&out.join(name), text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The figures of a reconstruction against the truth, summed over events.
+pub struct TrackingFigures {
+    /// The summary (efficiency, fake and duplicate rates, TrackML score, edge figures, timings).
+    pub summary: Summary,
+    /// Efficiency vs pT (pT > 0), summed over events.
+    pub vs_pt: Vec<EfficiencyBin>,
+    /// Efficiency vs η (pT > pt_min).
+    pub vs_eta: Vec<EfficiencyBin>,
+}
+
+/// pT bin edges (GeV) of the efficiency plots.
+pub const PT_EDGES: [f64; 11] = [0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0];
+
+fn add_bins(total: &mut Vec<EfficiencyBin>, bins: Vec<EfficiencyBin>) {
+    if total.is_empty() {
+        *total = bins;
+        return;
+    }
+    for (t, b) in total.iter_mut().zip(bins) {
+        t.reconstructable += b.reconstructable;
+        t.matched += b.matched;
+    }
+}
+
+fn finish_bins(bins: &mut [EfficiencyBin]) {
+    for b in bins {
+        b.efficiency = (b.reconstructable > 0).then(|| b.matched as f64 / b.reconstructable as f64);
+    }
+}
+
+fn figures(done: &[Done], config: &TrackingConfig) -> anyhow::Result<TrackingFigures> {
+    let selection = ParticleSelection {
+        min_pt: config.evaluation.pt_min,
+        min_hits: config.evaluation.min_hits,
+        ..ParticleSelection::default()
+    };
+    let all_pt = ParticleSelection {
+        min_pt: 0.0,
+        ..selection
+    };
+    let eta_edges: Vec<f64> = (0..=16).map(|k| -4.0 + 0.5 * f64::from(k)).collect();
+    let (mut reco, mut matched, mut cands, mut fakes, mut dups) = (0, 0, 0, 0, 0);
+    let mut score = 0.0;
+    let (mut vs_pt, mut vs_eta) = (Vec::new(), Vec::new());
+    let (mut all_scores, mut all_labels) = (Vec::new(), Vec::new());
+    let (mut graph_found, mut graph_pairs) = (0usize, 0usize);
+    for d in done {
+        if !d.event.has_truth() {
+            bail!(
+                "event {} has no truth: evaluation needs event*-truth.csv (use `hepnn reconstruct` \
+                 for events without truth)",
+                d.event.event_id
+            );
+        }
+        let truth = TrackTruth::from_event(&d.event)?;
+        let m = track_metrics(&d.tracks, &truth, &selection)?;
+        reco += m.reconstructable;
+        matched += m.matched_reconstructable;
+        cands += m.candidates;
+        fakes += m.fakes;
+        dups += m.duplicates;
+        score += m.trackml_score / truth.total_weight().max(1e-12);
+        add_bins(
+            &mut vs_pt,
+            binned_efficiency(&d.tracks, &truth, &all_pt, BinVariable::Pt, &PT_EDGES)?,
+        );
+        add_bins(
+            &mut vs_eta,
+            binned_efficiency(&d.tracks, &truth, &selection, BinVariable::Eta, &eta_edges)?,
+        );
+        if let (Some(g), Some(s)) = (&d.graph, &d.scores)
+            && let Some(labels) = &g.labels
+        {
+            all_scores.extend(s);
+            all_labels.extend(labels);
+            let gm = graph_metrics(&d.event, &g.edges, config.evaluation.pt_min)?;
+            graph_found += gm.true_pairs_found;
+            graph_pairs += gm.true_pairs;
+        }
+    }
+    finish_bins(&mut vs_pt);
+    finish_bins(&mut vs_eta);
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mut s = Summary::new();
+    s.set("events", done.len());
+    s.set("pt_min", selection.min_pt);
+    s.set("reconstructable_particles", reco);
+    s.set("track_candidates", cands);
+    s.set("track_efficiency", ratio(matched, reco));
+    s.set("fake_rate", ratio(fakes, cands));
+    s.set("duplicate_rate", ratio(dups, cands));
+    s.set("trackml_score", score / done.len().max(1) as f64);
+    if !all_scores.is_empty() {
+        let em = edge_metrics(&all_scores, &all_labels, config.evaluation.edge_score_cut);
+        s.set("edge_efficiency", em.efficiency);
+        s.set("edge_purity", em.purity);
+        s.set("edge_auc", em.auc);
+        s.set(
+            "graph_edge_efficiency_pt_min",
+            ratio(graph_found, graph_pairs),
+        );
+        s.set(
+            "edges_per_event",
+            all_scores.len() as f64 / done.len().max(1) as f64,
+        );
+    }
+    timing_summary(&mut s, done);
+    Ok(TrackingFigures {
+        summary: s,
+        vs_pt,
+        vs_eta,
+    })
+}
+
+/// Draws efficiency vs pT and vs η (`efficiency_vs_pt.png`, `efficiency_vs_eta.png`).
+pub fn plot_efficiency(out: &Path, f: &TrackingFigures, label: &str) -> anyhow::Result<()> {
+    let points = |bins: &[EfficiencyBin], log: bool| -> Vec<(f64, f64)> {
+        bins.iter()
+            .filter_map(|b| {
+                let centre = if log {
+                    (b.low * b.high).sqrt()
+                } else {
+                    0.5 * (b.low + b.high)
+                };
+                b.efficiency.map(|e| (centre, e))
+            })
+            .collect()
+    };
+    LinePlot::new(
+        "Track efficiency vs pT",
+        "pT (GeV), bin centre",
+        "efficiency",
+    )
+    .with(Series::markers(label, points(&f.vs_pt, true)))
+    .save_png(&out.join("efficiency_vs_pt.png"))?;
+    LinePlot::new("Track efficiency vs η (pT > 1 GeV)", "η", "efficiency")
+        .with(Series::markers(label, points(&f.vs_eta, false)))
+        .save_png(&out.join("efficiency_vs_eta.png"))?;
+    Ok(())
+}
+
+/// Draws the x-y view of an event: hits of particles above 1 GeV as grey dots and each
+/// reconstructed candidate as a line through its hits (`event_display.png`).
+pub fn event_display(out: &Path, event: &Event, tracks: &[TrackCandidate]) -> anyhow::Result<()> {
+    let pt_of: HashMap<u64, f64> = event
+        .particles
+        .iter()
+        .map(|p| (p.particle_id.0, p.pt()))
+        .collect();
+    let truth: HashMap<u64, u64> = event
+        .truth
+        .iter()
+        .map(|l| (l.hit_id.0, l.particle_id.0))
+        .collect();
+    let hits: Vec<(f64, f64)> = event
+        .hits
+        .iter()
+        .filter(|h| {
+            truth
+                .get(&h.hit_id.0)
+                .and_then(|p| pt_of.get(p))
+                .is_some_and(|&pt| pt > 1.0)
+        })
+        .map(|h| (h.x, h.y))
+        .collect();
+    let mut plot = LinePlot::new(
+        format!(
+            "event {}: hits of pT > 1 GeV particles, {} track candidates",
+            event.event_id,
+            tracks.len()
+        ),
+        "x (mm)",
+        "y (mm)",
+    )
+    .with(Series::markers("hits (pT > 1 GeV)", hits));
+    // One series of all candidates, each a polyline; NaN breaks are not supported, so draw the
+    // longest 150 candidates as their own unlabeled series.
+    let mut sorted: Vec<&TrackCandidate> = tracks.iter().collect();
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.hits.len()));
+    for (k, t) in sorted.iter().take(150).enumerate() {
+        let mut pts: Vec<(f64, f64, f64)> = t
+            .hits
+            .iter()
+            .map(|&h| {
+                let hit = &event.hits[h];
+                (hit.r().hypot(hit.z), hit.x, hit.y)
+            })
+            .collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let label = if k == 0 { "track candidates" } else { "" };
+        plot = plot.with(Series::line(
+            label,
+            pts.iter().map(|p| (p.1, p.2)).collect(),
+        ));
+    }
+    plot.save_png(&out.join("event_display.png"))?;
+    Ok(())
+}
+
+/// `hepnn evaluate tracking`: reconstructs the events (with truth) and writes `summary.json`
+/// (`track_efficiency`, `fake_rate`, `duplicate_rate`, `trackml_score`, `edge_efficiency`,
+/// `edge_purity`, `seconds_per_event_*`), the efficiency plots and an event display.
+pub fn evaluate(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
+    prepare_out(&common.out)?;
+    let device = crate::device::parse(&common.device)?;
+    let (config, pipeline) = load_pipeline(&o.model, &device)
+        .with_context(|| format!("loading the tracking model `{}`", o.model.display()))?;
+    let events = input_events(o, &config)?;
+    evaluate_with(common, &config, &pipeline, events, "hepnn GNN")
+}
+
+/// [`evaluate`] with a pipeline and events in hand.
+pub fn evaluate_with(
+    common: &Common,
+    config: &TrackingConfig,
+    finder: &dyn TrackFinder,
+    events: Vec<Event>,
+    label: &str,
+) -> anyhow::Result<Summary> {
+    let done = run_finder(finder, events)?;
+    let f = figures(&done, config)?;
+    plot_efficiency(&common.out, &f, label)?;
+    if let Some(d) = done.first() {
+        event_display(&common.out, &d.event, &d.tracks)?;
+    }
+    write_submission(&common.out.join("submission.csv"), &done)?;
+    let mut summary = f.summary;
+    summary.set("method", finder.method());
+    summary.report(&common.out, "Tracking: evaluation")?;
+    Ok(summary)
+}
+
+/// A pipeline from parts in hand (used by `demo` right after training).
+pub fn pipeline_from(
+    config: &TrackingConfig,
+    map: ModuleMap,
+    model_dir: &Path,
+    device: &Device,
+) -> anyhow::Result<Pipeline> {
+    Ok(Pipeline {
+        graph: Box::new(ModuleMapStage {
+            map,
+            config: config.graph.module_map_config(),
+        }),
+        classifier: Box::new(GnnStage {
+            model: hepnn_tracking::pipeline::load_classifier(model_dir, device)?,
+            device: device.clone(),
+        }),
+        building: Box::new(config.building.stage()?),
+    })
+}

@@ -1,0 +1,750 @@
+//! The reconstruction chain as stages (ARCHITECTURE.md, "Pipelines are stages"; ACTS's GNN plugin
+//! `Stages.hpp`, acorn): each stage has one job and one typed input and output,
+//!
+//! ```text
+//! GraphConstruction : Event                    → EdgeIndex      (candidate hit pairs)
+//! EdgeClassification: EventGraph               → scores ∈ [0,1] (one per edge)
+//! TrackBuilding     : EventGraph, scores       → Vec<TrackCandidate>
+//! ```
+//!
+//! A [`Pipeline`] holds boxed stages chosen by a TOML [`TrackingConfig`] (`kind` tags,
+//! unknown fields refused), times each stage, and can stop after any stage
+//! ([`Pipeline::run_until`]). One config drives `hepnn train tracking`, `hepnn reconstruct` and
+//! `hepnn evaluate tracking`; every field has a built-in default ([`TrackingConfig::default`]).
+//! Any other track finder (the Kalman filter of the classical baseline) plugs in as a
+//! [`TrackFinder`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::prelude::*;
+use hepnn_core::Event;
+use hepnn_nn::gnn::interaction::{EdgeClassifier, EdgeClassifierConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::TrackingError;
+use crate::building::{BuildingConfig, ScoredGraph, TrackBuilder, TrackCandidate};
+use crate::features::{EDGE_FEATURES, EventGraph, NODE_FEATURES};
+use crate::graph::{EdgeIndex, LearnConfig, ModuleMap, ModuleMapConfig};
+
+/// Stage 1: candidate edges of an event.
+pub trait GraphConstruction: Send + Sync {
+    /// A short name for timings and logs.
+    fn name(&self) -> &'static str;
+    /// The candidate edges (inner → outer).
+    ///
+    /// # Errors
+    /// Stage-specific.
+    fn construct(&self, event: &Event) -> Result<EdgeIndex, TrackingError>;
+}
+
+/// Stage 2: a score in [0, 1] per candidate edge.
+pub trait EdgeClassification {
+    /// A short name for timings and logs.
+    fn name(&self) -> &'static str;
+    /// One score per edge of `graph`.
+    ///
+    /// # Errors
+    /// Stage-specific.
+    fn classify(&self, graph: &EventGraph) -> Result<Vec<f64>, TrackingError>;
+}
+
+/// Stage 3: track candidates from a scored graph.
+pub trait TrackBuilding: Send + Sync {
+    /// A short name for timings and logs.
+    fn name(&self) -> &'static str;
+    /// The candidates.
+    ///
+    /// # Errors
+    /// Stage-specific.
+    fn build(
+        &self,
+        event: &Event,
+        graph: &EventGraph,
+        scores: &[f64],
+    ) -> Result<Vec<TrackCandidate>, TrackingError>;
+}
+
+/// Any complete track finder, event in, candidates out, with its per-stage timings.
+pub trait TrackFinder {
+    /// A short name of the method ("gnn", "ckf").
+    fn method(&self) -> &'static str;
+    /// Reconstructs one event.
+    ///
+    /// # Errors
+    /// Stage-specific.
+    fn find(&self, event: &Event) -> Result<Reconstruction, TrackingError>;
+}
+
+/// The stages of a [`Pipeline`], in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Graph construction.
+    Graph,
+    /// Edge classification.
+    Classification,
+    /// Track building.
+    Building,
+}
+
+impl Stage {
+    /// The stage's name in timings and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Graph => "graph_construction",
+            Stage::Classification => "edge_classification",
+            Stage::Building => "track_building",
+        }
+    }
+}
+
+/// What a pipeline produced for one event (up to the stage it ran to).
+#[derive(Debug, Clone, Default)]
+pub struct Reconstruction {
+    /// The graph with features (after graph construction).
+    pub graph: Option<EventGraph>,
+    /// Edge scores (after classification).
+    pub scores: Option<Vec<f64>>,
+    /// Track candidates (after building).
+    pub tracks: Vec<TrackCandidate>,
+    /// Wall-clock seconds per stage, in order.
+    pub seconds: Vec<(&'static str, f64)>,
+}
+
+/// Graph construction → edge classification → track building, each stage boxed.
+pub struct Pipeline {
+    /// Stage 1.
+    pub graph: Box<dyn GraphConstruction>,
+    /// Stage 2.
+    pub classifier: Box<dyn EdgeClassification>,
+    /// Stage 3.
+    pub building: Box<dyn TrackBuilding>,
+}
+
+impl Pipeline {
+    /// Runs the stages up to and including `last`, timing each.
+    ///
+    /// # Errors
+    /// The first stage error.
+    pub fn run_until(&self, event: &Event, last: Stage) -> Result<Reconstruction, TrackingError> {
+        let mut out = Reconstruction::default();
+        let start = Instant::now();
+        let edges = self.graph.construct(event)?;
+        let graph = EventGraph::new(event, edges)?;
+        out.seconds
+            .push((Stage::Graph.name(), start.elapsed().as_secs_f64()));
+        if last == Stage::Graph {
+            out.graph = Some(graph);
+            return Ok(out);
+        }
+        let start = Instant::now();
+        let scores = self.classifier.classify(&graph)?;
+        out.seconds
+            .push((Stage::Classification.name(), start.elapsed().as_secs_f64()));
+        if last == Stage::Classification {
+            out.graph = Some(graph);
+            out.scores = Some(scores);
+            return Ok(out);
+        }
+        let start = Instant::now();
+        out.tracks = self.building.build(event, &graph, &scores)?;
+        out.seconds
+            .push((Stage::Building.name(), start.elapsed().as_secs_f64()));
+        out.graph = Some(graph);
+        out.scores = Some(scores);
+        Ok(out)
+    }
+}
+
+impl TrackFinder for Pipeline {
+    fn method(&self) -> &'static str {
+        "gnn"
+    }
+
+    fn find(&self, event: &Event) -> Result<Reconstruction, TrackingError> {
+        self.run_until(event, Stage::Building)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stages
+// ---------------------------------------------------------------------------------------------
+
+/// Module-map graph construction as a stage ([`crate::graph::module_map`]).
+pub struct ModuleMapStage {
+    /// The learned map.
+    pub map: ModuleMap,
+    /// How it is applied.
+    pub config: ModuleMapConfig,
+}
+
+impl GraphConstruction for ModuleMapStage {
+    fn name(&self) -> &'static str {
+        "module_map"
+    }
+
+    fn construct(&self, event: &Event) -> Result<EdgeIndex, TrackingError> {
+        self.map.build_graph(event, &self.config)
+    }
+}
+
+/// The interaction-network edge classifier as a stage (inference, no autodiff).
+pub struct GnnStage {
+    /// The trained model (on a plain device).
+    pub model: EdgeClassifier,
+    /// Where it runs.
+    pub device: Device,
+}
+
+impl EdgeClassification for GnnStage {
+    fn name(&self) -> &'static str {
+        "interaction_network"
+    }
+
+    fn classify(&self, graph: &EventGraph) -> Result<Vec<f64>, TrackingError> {
+        if graph.num_edges() == 0 {
+            return Ok(Vec::new());
+        }
+        let g = graph.to_device(&self.device)?;
+        let logits = self.model.forward(&g);
+        Ok(burn::tensor::activation::sigmoid(logits)
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .expect("scores convert to f64"))
+    }
+}
+
+/// Connected components plus walkthrough (GNN4ITk's "CC and walk") as a stage.
+pub struct CcWalkStage {
+    /// The validated settings.
+    pub builder: TrackBuilder,
+    /// Walk through junctions (false: plain connected components).
+    pub walk: bool,
+}
+
+impl TrackBuilding for CcWalkStage {
+    fn name(&self) -> &'static str {
+        if self.walk {
+            "cc_walk"
+        } else {
+            "connected_components"
+        }
+    }
+
+    fn build(
+        &self,
+        event: &Event,
+        graph: &EventGraph,
+        scores: &[f64],
+    ) -> Result<Vec<TrackCandidate>, TrackingError> {
+        let scored = ScoredGraph::new(
+            graph.num_hits,
+            &graph.edges.sources,
+            &graph.edges.targets,
+            scores,
+        )
+        .map_err(building_error)?;
+        if self.walk {
+            // Position along the track: the distance from the origin.
+            let order: Vec<f64> = event.hits.iter().map(|h| h.r().hypot(h.z)).collect();
+            self.builder
+                .walkthrough(&scored, &order)
+                .map_err(building_error)
+        } else {
+            Ok(self.builder.connected_components(&scored))
+        }
+    }
+}
+
+fn building_error(e: crate::building::BuildingError) -> TrackingError {
+    TrackingError::Config {
+        name: "building",
+        reason: e.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+/// The whole tracking configuration, one TOML file (see `configs/tracking.toml` in the
+/// repository for a commented copy of the defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackingConfig {
+    /// Which events to train and test on.
+    pub events: EventsConfig,
+    /// Stage 1.
+    pub graph: GraphConfig,
+    /// Stage 2.
+    pub classifier: ClassifierConfig,
+    /// Training of stage 2.
+    pub training: TrainingConfig,
+    /// Stage 3.
+    pub building: BuildingStageConfig,
+    /// How candidates are judged.
+    pub evaluation: EvaluationConfig,
+}
+
+/// Simulated events (the built-in generator and tracker simulation, read by the CLI).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Mean pile-up ⟨μ⟩ of the training and test events.
+    pub pileup: f64,
+    /// Seed of the generator and the simulation.
+    pub seed: u64,
+    /// Training events (numbered from 100000).
+    pub train: u64,
+    /// Validation events (numbered from 200000).
+    pub valid: u64,
+    /// Test events (numbered from 1).
+    pub test: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            pileup: 200.0,
+            seed: 7,
+            train: 6,
+            valid: 1,
+            test: 3,
+        }
+    }
+}
+
+/// Graph-construction methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GraphKind {
+    /// The module map (GNN4ITk).
+    #[default]
+    ModuleMap,
+}
+
+/// Stage 1 settings: the module map, learned from simulated events of particles passing the
+/// cuts, applied with widened ranges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphConfig {
+    /// The method.
+    pub kind: GraphKind,
+    /// Events the map is learned from (particles passing the cuts only, no noise).
+    pub learn_events: u64,
+    /// Pile-up of those events.
+    pub learn_pileup: f64,
+    /// Only particles with pT above this (GeV) are learned.
+    pub learn_pt_min: f64,
+    /// Only particles produced within this distance of the beam line (mm) are learned.
+    pub learn_vertex_r_max: f64,
+    /// Widening factor of the ranges (≥ 0).
+    pub tolerance: f64,
+    /// Margins of Δφ (rad), Δz (mm), z0 (mm), φ-slope (rad/mm).
+    pub margins: [f64; 4],
+    /// Pairs seen fewer times are not used.
+    pub min_count: u64,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        let m = ModuleMapConfig::default();
+        Self {
+            kind: GraphKind::ModuleMap,
+            learn_events: 1000,
+            learn_pileup: 200.0,
+            learn_pt_min: 0.9,
+            learn_vertex_r_max: 10.0,
+            tolerance: m.tolerance,
+            margins: m.margins,
+            min_count: m.min_count,
+        }
+    }
+}
+
+impl GraphConfig {
+    /// How the map is applied.
+    pub fn module_map_config(&self) -> ModuleMapConfig {
+        ModuleMapConfig {
+            tolerance: self.tolerance,
+            margins: self.margins,
+            min_count: self.min_count,
+        }
+    }
+
+    /// How the map is learned.
+    pub fn learn_config(&self) -> LearnConfig {
+        LearnConfig {
+            pt_min: self.learn_pt_min,
+            vertex_r_max: self.learn_vertex_r_max,
+        }
+    }
+}
+
+/// Edge classifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierKind {
+    /// The interaction network (DeZoort et al., arXiv:2103.16701).
+    #[default]
+    InteractionNetwork,
+}
+
+/// Stage 2 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierConfig {
+    /// The model.
+    pub kind: ClassifierKind,
+    /// Hidden width of every network.
+    pub hidden: usize,
+    /// Message-passing iterations.
+    pub iterations: usize,
+    /// One step's weights shared by all iterations.
+    pub shared_weights: bool,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        Self {
+            kind: ClassifierKind::InteractionNetwork,
+            hidden: 64,
+            iterations: 8,
+            shared_weights: true,
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// The burn model configuration.
+    pub fn model_config(&self) -> EdgeClassifierConfig {
+        EdgeClassifierConfig::new(NODE_FEATURES, EDGE_FEATURES)
+            .with_d_hidden(self.hidden)
+            .with_iterations(self.iterations)
+            .with_shared_weights(self.shared_weights)
+    }
+}
+
+/// Training of the edge classifier on region graphs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// Passes over the training regions.
+    pub epochs: usize,
+    /// Initial learning rate (cosine-annealed to 1% over the run).
+    pub learning_rate: f64,
+    /// Regions in φ per event.
+    pub phi_sectors: usize,
+    /// Regions in η per event.
+    pub eta_bins: usize,
+    /// Overlap of the regions (rad in φ, units of η).
+    pub overlap: f64,
+    /// Weight of the true edges in the loss (≥ 1 counters the fake-edge majority).
+    pub positive_weight: f64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 8,
+            learning_rate: 2e-3,
+            phi_sectors: 8,
+            eta_bins: 2,
+            overlap: 0.05,
+            positive_weight: 1.0,
+        }
+    }
+}
+
+/// Track-building methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildingKind {
+    /// Connected components and walkthrough (GNN4ITk).
+    #[default]
+    CcWalk,
+    /// Connected components only.
+    ConnectedComponents,
+}
+
+/// Stage 3 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuildingStageConfig {
+    /// The method.
+    pub kind: BuildingKind,
+    /// Score cut of the connected components.
+    pub score_cut: f64,
+    /// Score cut of the walk inside components with junctions (cc_walk only).
+    pub walk_score_cut: f64,
+    /// Fewest hits of a candidate.
+    pub min_hits: usize,
+}
+
+impl Default for BuildingStageConfig {
+    fn default() -> Self {
+        Self {
+            kind: BuildingKind::CcWalk,
+            score_cut: 0.5,
+            walk_score_cut: 0.5,
+            min_hits: 3,
+        }
+    }
+}
+
+impl BuildingStageConfig {
+    /// The stage, settings checked.
+    ///
+    /// # Errors
+    /// [`TrackingError::Config`] for cuts outside [0, 1] or `min_hits` = 0.
+    pub fn stage(&self) -> Result<CcWalkStage, TrackingError> {
+        let config = BuildingConfig {
+            score_cut: self.score_cut,
+            walk_score_cut: self.walk_score_cut,
+            min_hits: self.min_hits,
+        };
+        Ok(CcWalkStage {
+            builder: TrackBuilder::new(config).map_err(building_error)?,
+            walk: self.kind == BuildingKind::CcWalk,
+        })
+    }
+}
+
+/// Which particles count for the efficiency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluationConfig {
+    /// pT cut (GeV).
+    pub pt_min: f64,
+    /// Fewest hits of a particle.
+    pub min_hits: usize,
+    /// Score cut for the edge efficiency and purity.
+    pub edge_score_cut: f64,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        Self {
+            pt_min: 1.0,
+            min_hits: 3,
+            edge_score_cut: 0.5,
+        }
+    }
+}
+
+impl TrackingConfig {
+    /// Reads and checks a TOML file; unknown fields and bad values are named.
+    ///
+    /// # Errors
+    /// [`TrackingError::Io`] when unreadable, [`TrackingError::Toml`] when malformed,
+    /// [`TrackingError::Config`] for a value out of range.
+    pub fn load(path: &Path) -> Result<Self, TrackingError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrackingError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            TrackingError::Toml { source, .. } => TrackingError::Toml {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and checks TOML text.
+    ///
+    /// # Errors
+    /// As [`TrackingConfig::load`].
+    pub fn from_toml(text: &str) -> Result<Self, TrackingError> {
+        let config: TrackingConfig =
+            toml::from_str(text).map_err(|source| TrackingError::Toml {
+                path: PathBuf::from("<text>"),
+                source: Box::new(source),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the config serialises")
+    }
+
+    /// Checks every value once, before any work.
+    ///
+    /// # Errors
+    /// [`TrackingError::Config`] naming the first bad value.
+    pub fn validate(&self) -> Result<(), TrackingError> {
+        let bad = |name: &'static str, reason: String| Err(TrackingError::Config { name, reason });
+        if !(self.events.pileup.is_finite() && self.events.pileup >= 0.0) {
+            return bad(
+                "events.pileup",
+                format!("must be ≥ 0, got {}", self.events.pileup),
+            );
+        }
+        if self.events.train == 0 {
+            return bad("events.train", "need at least one training event".into());
+        }
+        self.graph.module_map_config().validate()?;
+        if self.graph.learn_events == 0 {
+            return bad("graph.learn_events", "need at least one event".into());
+        }
+        let (hidden, iterations) = (self.classifier.hidden, self.classifier.iterations);
+        if hidden == 0 || iterations == 0 {
+            return bad(
+                "classifier",
+                format!("hidden and iterations must be ≥ 1, got {hidden} and {iterations}"),
+            );
+        }
+        let t = &self.training;
+        if t.epochs == 0 {
+            return bad("training.epochs", "must be ≥ 1".into());
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return bad(
+                "training.learning_rate",
+                format!("must be > 0, got {}", t.learning_rate),
+            );
+        }
+        if t.phi_sectors == 0 || t.eta_bins == 0 {
+            return bad("training", "phi_sectors and eta_bins must be ≥ 1".into());
+        }
+        if !(t.overlap.is_finite() && t.overlap >= 0.0) {
+            return bad(
+                "training.overlap",
+                format!("must be ≥ 0, got {}", t.overlap),
+            );
+        }
+        if !(t.positive_weight.is_finite() && t.positive_weight > 0.0) {
+            return bad(
+                "training.positive_weight",
+                format!("must be > 0, got {}", t.positive_weight),
+            );
+        }
+        self.building.stage()?;
+        let cut = self.evaluation.edge_score_cut;
+        if !(0.0..=1.0).contains(&cut) {
+            return bad(
+                "evaluation.edge_score_cut",
+                format!("must be in [0, 1], got {cut}"),
+            );
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trained model folder
+// ---------------------------------------------------------------------------------------------
+
+/// File names inside a tracking model folder.
+pub mod files {
+    /// The configuration the model was trained with.
+    pub const CONFIG: &str = "tracking.toml";
+    /// The learned module map.
+    pub const MODULE_MAP: &str = "module_map.json";
+    /// The edge classifier's burn configuration.
+    pub const CLASSIFIER_CONFIG: &str = "edge_classifier.json";
+    /// The edge classifier's weights (burn record).
+    pub const CLASSIFIER_WEIGHTS: &str = "edge_classifier.bpk";
+}
+
+/// Writes the classifier's configuration and weights into `dir` (atomically).
+///
+/// # Errors
+/// [`TrackingError::Nn`] when a write fails.
+pub fn save_classifier(
+    dir: &Path,
+    config: &EdgeClassifierConfig,
+    model: &EdgeClassifier,
+) -> Result<(), TrackingError> {
+    let json = serde_json::to_vec_pretty(config).expect("the model config serialises");
+    hepnn_nn::plot::atomic_write(&dir.join(files::CLASSIFIER_CONFIG), &json)?;
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| TrackingError::Config {
+            name: "weights",
+            reason: format!("cannot serialise: {e:?}"),
+        })?;
+    hepnn_nn::plot::atomic_write(&dir.join(files::CLASSIFIER_WEIGHTS), &bytes)?;
+    Ok(())
+}
+
+/// Reads the classifier of a model folder onto `device`.
+///
+/// # Errors
+/// [`TrackingError::Invalid`] naming the file that is missing or unreadable.
+pub fn load_classifier(dir: &Path, device: &Device) -> Result<EdgeClassifier, TrackingError> {
+    let config_path = dir.join(files::CLASSIFIER_CONFIG);
+    let config = EdgeClassifierConfig::load(&config_path).map_err(|e| TrackingError::Invalid {
+        path: config_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let weights = dir.join(files::CLASSIFIER_WEIGHTS);
+    config
+        .init(device)
+        .try_load_file(&weights)
+        .map_err(|e| TrackingError::Invalid {
+            path: weights,
+            reason: format!("{e:?}"),
+        })
+}
+
+/// The GNN pipeline of a trained model folder: its config, module map and classifier.
+///
+/// # Errors
+/// As [`TrackingConfig::load`], [`ModuleMap::load`] and [`load_classifier`].
+pub fn load_pipeline(
+    dir: &Path,
+    device: &Device,
+) -> Result<(TrackingConfig, Pipeline), TrackingError> {
+    let config = TrackingConfig::load(&dir.join(files::CONFIG))?;
+    let map = ModuleMap::load(&dir.join(files::MODULE_MAP))?;
+    let model = load_classifier(dir, device)?;
+    let pipeline = Pipeline {
+        graph: Box::new(ModuleMapStage {
+            map,
+            config: config.graph.module_map_config(),
+        }),
+        classifier: Box::new(GnnStage {
+            model,
+            device: device.clone(),
+        }),
+        building: Box::new(config.building.stage()?),
+    };
+    Ok((config, pipeline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let config = TrackingConfig::default();
+        let text = config.to_toml();
+        assert_eq!(TrackingConfig::from_toml(&text).unwrap(), config);
+        // An empty file is the defaults.
+        assert_eq!(TrackingConfig::from_toml("").unwrap(), config);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_named() {
+        let err = TrackingConfig::from_toml("[training]\nepoch = 3\n").unwrap_err();
+        assert!(err.to_string().contains("epoch"), "{err}");
+        let err = TrackingConfig::from_toml("[graph]\nkind = \"metric\"\n").unwrap_err();
+        assert!(err.to_string().contains("metric"), "{err}");
+        let err = TrackingConfig::from_toml("[training]\nlearning_rate = -1.0\n").unwrap_err();
+        assert!(err.to_string().contains("training.learning_rate"), "{err}");
+        let err = TrackingConfig::from_toml("[building]\nkind = \"cc_walk\"\nscore_cut = 1.5\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("1.5"), "{err}");
+    }
+}
