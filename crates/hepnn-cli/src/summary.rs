@@ -35,6 +35,19 @@ impl Summary {
         }
     }
 
+    /// Adds every figure of `other` with its name prefixed (`prefix` + name), unless the name
+    /// already starts with the prefix.
+    pub fn extend_prefixed(&mut self, prefix: &str, other: &Summary) {
+        for (n, v) in &other.rows {
+            let name = if n.starts_with(prefix) {
+                n.clone()
+            } else {
+                format!("{prefix}{n}")
+            };
+            self.set(name, v.clone());
+        }
+    }
+
     /// The value of a figure.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.rows.iter().find(|(n, _)| n == name).map(|(_, v)| v)

@@ -261,6 +261,42 @@ pub fn train_with(
     Ok(summary)
 }
 
+/// Opens a trained model folder. A folder without `module_map.json` (the shipped model: the map
+/// is 26 MB of JSON) gets its map learned from the config's own simulated events — the same
+/// map, bit for bit, as at training time, since the simulation is seeded — once, cached in the
+/// model folder (or in `out` when the folder is read-only).
+pub fn open_model(
+    model_dir: &Path,
+    out: &Path,
+    device: &Device,
+) -> anyhow::Result<(TrackingConfig, Pipeline)> {
+    let context = || format!("loading the tracking model `{}`", model_dir.display());
+    let map_path = model_dir.join(files::MODULE_MAP);
+    if map_path.exists() {
+        return load_pipeline(model_dir, device).with_context(context);
+    }
+    let config = TrackingConfig::load(&model_dir.join(files::CONFIG)).with_context(context)?;
+    let cached = out.join(files::MODULE_MAP);
+    let map = if cached.exists() {
+        ModuleMap::load(&cached)?
+    } else {
+        eprintln!(
+            "`{}` has no module map: learning it once from {} simulated events (μ = {}, seed {})",
+            model_dir.display(),
+            config.graph.learn_events,
+            config.graph.learn_pileup,
+            config.events.seed
+        );
+        let map = learn_module_map(&config, &Detector::trackml_default())?;
+        if map.save(&map_path).is_err() {
+            map.save(&cached)?;
+        }
+        map
+    };
+    let pipeline = pipeline_from(&config, map, model_dir, device).with_context(context)?;
+    Ok((config, pipeline))
+}
+
 fn parse_stage(s: &str) -> anyhow::Result<Stage> {
     match s {
         "graph" => Ok(Stage::Graph),
@@ -378,8 +414,7 @@ fn timing_summary(summary: &mut Summary, done: &[Done]) {
 pub fn reconstruct(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
     prepare_out(&common.out)?;
     let device = crate::device::parse(&common.device)?;
-    let (config, pipeline) = load_pipeline(&o.model, &device)
-        .with_context(|| format!("loading the tracking model `{}`", o.model.display()))?;
+    let (config, pipeline) = open_model(&o.model, &common.out, &device)?;
     let stop = parse_stage(&o.stop_after)?;
     let events = input_events(o, &config)?;
     let mut summary = Summary::new();
@@ -649,8 +684,7 @@ pub fn event_display(out: &Path, event: &Event, tracks: &[TrackCandidate]) -> an
 pub fn evaluate(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
     prepare_out(&common.out)?;
     let device = crate::device::parse(&common.device)?;
-    let (config, pipeline) = load_pipeline(&o.model, &device)
-        .with_context(|| format!("loading the tracking model `{}`", o.model.display()))?;
+    let (config, pipeline) = open_model(&o.model, &common.out, &device)?;
     let events = input_events(o, &config)?;
     evaluate_with(common, &config, &pipeline, events, "hepnn GNN")
 }
@@ -694,4 +728,37 @@ pub fn pipeline_from(
         }),
         building: Box::new(config.building.stage()?),
     })
+}
+
+/// The demo's tracking config (`configs/tracking-demo.toml`, embedded).
+pub const DEMO_CONFIG: &str = include_str!("../../../configs/tracking-demo.toml");
+
+/// The tracking chain of `hepnn demo`: simulate, learn the module map, train the interaction
+/// network, reconstruct the held-out events; everything under `OUT/tracking/`.
+pub fn demo(common: &Common) -> anyhow::Result<Summary> {
+    let config = TrackingConfig::from_toml(DEMO_CONFIG).context("the embedded demo config")?;
+    let sub = Common {
+        out: common.out.join("tracking"),
+        ..common.clone()
+    };
+    let trained = train_with(&sub, &config, false)?;
+    let device = crate::device::parse(&common.device)?;
+    let model_dir = sub.out.join("model");
+    let map = ModuleMap::load(&model_dir.join(files::MODULE_MAP))?;
+    let pipeline = pipeline_from(&config, map, &model_dir, &device)?;
+    let e = &config.events;
+    let events = simulate_events(&Detector::trackml_default(), e.pileup, e.seed, 1, e.test);
+    let mut summary = evaluate_with(&sub, &config, &pipeline, events, "hepnn GNN (demo model)")?;
+    for key in [
+        "train_seconds",
+        "train_regions",
+        "module_map_pairs",
+        "param_count",
+    ] {
+        if let Some(v) = trained.get(key) {
+            summary.set(format!("tracking_{key}"), v.clone());
+        }
+    }
+    summary.set("tracking_pileup", e.pileup);
+    Ok(summary)
 }

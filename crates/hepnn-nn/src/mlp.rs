@@ -21,7 +21,7 @@
 
 use crate::NnError;
 use crate::neuron::Activation;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
 /// Configuration of an [`Mlp`].
@@ -33,6 +33,10 @@ pub struct MlpConfig {
     /// The activation f after every hidden layer (the output layer is linear).
     #[config(default = "Activation::Relu")]
     pub activation: Activation,
+    /// Normalise every hidden layer's pre-activation with LayerNorm (Ba et al.,
+    /// arXiv:1607.06450), as Exa.TrkX's networks do: `f(LN(Wx + b))`.
+    #[config(default = false)]
+    pub layer_norm: bool,
 }
 
 impl MlpConfig {
@@ -66,6 +70,14 @@ impl MlpConfig {
                 .windows(2)
                 .map(|w| LinearConfig::new(w[0], w[1]).init(device))
                 .collect(),
+            norms: if self.layer_norm {
+                self.sizes[1..self.sizes.len() - 1]
+                    .iter()
+                    .map(|&d| LayerNormConfig::new(d).init(device))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             activation: self.activation,
         }
     }
@@ -76,13 +88,16 @@ impl MlpConfig {
 pub struct Mlp {
     /// The linear layers, input first.
     pub layers: Vec<Linear>,
+    /// LayerNorm after each hidden linear layer (empty without `layer_norm`).
+    pub norms: Vec<LayerNorm>,
     /// The hidden activation.
     #[module(skip)]
     pub activation: Activation,
 }
 
 impl Mlp {
-    /// ŷ = W^L f(… f(W¹x + b¹) …) + b^L.
+    /// ŷ = W^L f(… f(W¹x + b¹) …) + b^L (with `layer_norm`, f(LN(Wˡh + bˡ)) in every hidden
+    /// layer).
     ///
     /// # Shapes
     /// - input: `[batch, n_inputs]`
@@ -92,6 +107,10 @@ impl Mlp {
         self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
             let z = layer.forward(h);
             if i < last {
+                let z = match self.norms.get(i) {
+                    Some(norm) => norm.forward(z),
+                    None => z,
+                };
                 self.activation.forward(z)
             } else {
                 z

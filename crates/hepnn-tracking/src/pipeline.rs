@@ -21,6 +21,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::prelude::*;
 use hepnn_core::Event;
+use hepnn_nn::gnn::aggregate::Aggregation;
 use hepnn_nn::gnn::interaction::{EdgeClassifier, EdgeClassifierConfig};
 use serde::{Deserialize, Serialize};
 
@@ -406,6 +407,10 @@ pub struct ClassifierConfig {
     pub iterations: usize,
     /// One step's weights shared by all iterations.
     pub shared_weights: bool,
+    /// Aggregation ⊕ of the messages at each node: sum, mean or max.
+    pub aggregation: Aggregation,
+    /// LayerNorm in every hidden layer (as Exa.TrkX).
+    pub layer_norm: bool,
 }
 
 impl Default for ClassifierConfig {
@@ -415,6 +420,8 @@ impl Default for ClassifierConfig {
             hidden: 64,
             iterations: 8,
             shared_weights: true,
+            aggregation: Aggregation::Mean,
+            layer_norm: true,
         }
     }
 }
@@ -426,6 +433,8 @@ impl ClassifierConfig {
             .with_d_hidden(self.hidden)
             .with_iterations(self.iterations)
             .with_shared_weights(self.shared_weights)
+            .with_aggregation(self.aggregation)
+            .with_layer_norm(self.layer_norm)
     }
 }
 

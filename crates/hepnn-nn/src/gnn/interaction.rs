@@ -43,6 +43,9 @@ pub struct InteractionNetworkConfig {
     /// Aggregate outgoing as well as incoming edges into each node.
     #[config(default = false)]
     pub bidirectional: bool,
+    /// LayerNorm in the hidden layer of both networks.
+    #[config(default = false)]
+    pub layer_norm: bool,
 }
 
 /// One interaction step.
@@ -72,12 +75,14 @@ impl InteractionNetworkConfig {
                 self.d_hidden,
                 self.d_edge,
             ])
+            .with_layer_norm(self.layer_norm)
             .init(device),
             object: MlpConfig::new(vec![
                 self.d_node + self.d_edge * if self.bidirectional { 2 } else { 1 },
                 self.d_hidden,
                 self.d_node,
             ])
+            .with_layer_norm(self.layer_norm)
             .init(device),
             aggregation: self.aggregation,
             residual: self.residual,
@@ -142,6 +147,9 @@ pub struct EdgeClassifierConfig {
     /// Nodes aggregate outgoing as well as incoming edges.
     #[config(default = true)]
     pub bidirectional: bool,
+    /// LayerNorm in every hidden layer of every network (as Exa.TrkX).
+    #[config(default = false)]
+    pub layer_norm: bool,
 }
 
 /// Encoder → K interaction steps → edge head: one logit per edge.
@@ -166,18 +174,24 @@ impl EdgeClassifierConfig {
         let h = self.d_hidden;
         let step = InteractionNetworkConfig::new(h, h, h)
             .with_aggregation(self.aggregation)
-            .with_bidirectional(self.bidirectional);
+            .with_bidirectional(self.bidirectional)
+            .with_layer_norm(self.layer_norm);
         let n_steps = if self.shared_weights {
             1
         } else {
             self.iterations.max(1)
         };
         EdgeClassifier {
-            node_encoder: MlpConfig::new(vec![self.d_node_in, h, h]).init(device),
+            node_encoder: MlpConfig::new(vec![self.d_node_in, h, h])
+                .with_layer_norm(self.layer_norm)
+                .init(device),
             edge_encoder: MlpConfig::new(vec![2 * self.d_node_in + self.d_edge_in, h, h])
+                .with_layer_norm(self.layer_norm)
                 .init(device),
             steps: (0..n_steps).map(|_| step.init(device)).collect(),
-            head: MlpConfig::new(vec![3 * h, h, 1]).init(device),
+            head: MlpConfig::new(vec![3 * h, h, 1])
+                .with_layer_norm(self.layer_norm)
+                .init(device),
             iterations: self.iterations,
         }
     }
