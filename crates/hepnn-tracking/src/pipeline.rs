@@ -498,8 +498,8 @@ impl Default for BuildingStageConfig {
     fn default() -> Self {
         Self {
             kind: BuildingKind::CcWalk,
-            score_cut: 0.5,
-            walk_score_cut: 0.5,
+            score_cut: 0.7,
+            walk_score_cut: 0.7,
             min_hits: 3,
         }
     }

@@ -21,7 +21,10 @@ use super::{BuildingConfig, BuildingError, ScoredGraph, TrackCandidate};
 ///    hits used; the walked path is one candidate. Where every successor of the current hit is
 ///    already used (a hit shared by two crossing tracks, taken by the first walk), the walk steps
 ///    over the best-scored used successor, without taking it, to that hit's best unused
-///    successor, so the second track keeps its outer hits. Repeat until every hit is used.
+///    successor, so the second track keeps its outer hits. Then the unused *siblings* of the walked
+///    hits join the path: a hit with kept walk edges from the previous and into the next hit of
+///    the path (one edge at the path's ends) — the second hit that a particle leaves where two
+///    modules of a layer overlap. Repeat until every hit is used.
 /// 5. Candidates with fewer than `min_hits` hits are dropped (their hits stay unassigned).
 ///
 /// Candidates are disjoint and ordered by component (smallest hit), then by walk order.
@@ -52,12 +55,14 @@ pub fn walkthrough(
     }
     let mut in_degree = vec![0usize; n];
     let mut successors: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    let mut predecessors: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
     for (&(inner, outer), &score) in &best_score {
         in_degree[outer] += 1;
         successors[inner].push((outer, score));
+        predecessors[outer].push((inner, score));
     }
     // Highest score first; equal scores: smaller index first (deterministic).
-    for list in &mut successors {
+    for list in successors.iter_mut().chain(predecessors.iter_mut()) {
         list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     }
 
@@ -81,13 +86,66 @@ pub fn walkthrough(
             if used[start] {
                 continue;
             }
-            let path = walk_from(start, &successors, config.walk_score_cut, &mut used);
+            let mut path = walk_from(start, &successors, config.walk_score_cut, &mut used);
+            absorb_siblings(
+                &mut path,
+                &successors,
+                &predecessors,
+                config.walk_score_cut,
+                &mut used,
+            );
             if path.len() >= config.min_hits {
                 candidates.push(TrackCandidate { hits: path });
             }
         }
     }
     Ok(candidates)
+}
+
+/// Adds to a walked path the unused hits that sit *beside* one of its hits: an unused hit `h` is a
+/// sibling of `path[i]` when kept walk edges join `path[i − 1] → h` and `h → path[i + 1]` (only
+/// the one that exists at the ends of the path). A particle crossing two overlapping modules of
+/// one layer leaves two hits there, each joined to the hits of the neighbouring layers; the walk
+/// takes one of them, and without this step the other hits of such layers form a second,
+/// parallel path, which splits the particle's hits between two candidates.
+fn absorb_siblings(
+    path: &mut Vec<usize>,
+    successors: &[Vec<(usize, f64)>],
+    predecessors: &[Vec<(usize, f64)>],
+    walk_cut: f64,
+    used: &mut [bool],
+) {
+    if path.len() < 2 {
+        return;
+    }
+    let above = |list: &[(usize, f64)]| -> Vec<usize> {
+        list.iter()
+            .filter(|&&(_, score)| score >= walk_cut)
+            .map(|&(h, _)| h)
+            .collect()
+    };
+    let last = path.len() - 1;
+    let mut out = Vec::with_capacity(path.len() + 4);
+    for i in 0..=last {
+        out.push(path[i]);
+        // Hits joined to both neighbours of path[i] (to the one neighbour at an end).
+        let mut siblings = if i > 0 {
+            above(&successors[path[i - 1]])
+        } else {
+            above(&predecessors[path[1]])
+        };
+        if i > 0 && i < last {
+            let into_next = above(&predecessors[path[i + 1]]);
+            siblings.retain(|h| into_next.contains(h));
+        }
+        for h in siblings {
+            if !used[h] {
+                used[h] = true;
+                out.push(h);
+            }
+        }
+    }
+    *path = out;
 }
 
 /// One greedy walk from `start` along the best edges with `score ≥ walk_cut` to unused hits,
