@@ -4,8 +4,9 @@
 //! Four features are read off the two views, using cells above 2 MeV:
 //!
 //! - **length**: planes pairs from the first to the last holding > 8 MeV (a muon is long);
-//! - **width**: energy-weighted RMS of the cell index about each plane's energy-weighted mean
-//!   cell, both views averaged (a minimum-ionising track is one cell wide, a shower several);
+//! - **width**: in the largest cluster (below), the energy-weighted RMS of the cell index about
+//!   each plane's energy-weighted mean cell, both views together (a minimum-ionising track is
+//!   about one cell wide, a shower several);
 //! - **cluster fraction**: energy of the largest 8-connected cluster of cells over all the
 //!   energy, both views averaged (an electron makes one shower from the vertex; a π⁰'s photons
 //!   convert away from it and from each other, giving separate clusters);
@@ -35,34 +36,30 @@ pub struct EventFeatures {
     pub energy_gev: f64,
 }
 
-fn view_width(view: &[f32], cells: usize) -> (f64, f64) {
+/// Energy-weighted Σ E (c − c̄_plane)² and Σ E over the cells `members` of a view.
+fn view_width(view: &[f32], cells: usize, members: &[usize]) -> (f64, f64) {
+    let mut by_plane: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for &i in members {
+        by_plane.entry(i / cells).or_default().push(i % cells);
+    }
     let (mut sum_w, mut sum_e) = (0.0f64, 0.0f64);
-    for plane in view.chunks(cells) {
-        let e: f64 = plane.iter().filter(|&&v| v > HIT_MEV).map(|&v| f64::from(v)).sum();
-        if e <= 0.0 {
-            continue;
-        }
-        let mean = plane
+    for (plane, cs) in by_plane {
+        let e_of = |c: usize| f64::from(view[plane * cells + c]);
+        let e: f64 = cs.iter().map(|&c| e_of(c)).sum();
+        let mean = cs.iter().map(|&c| c as f64 * e_of(c)).sum::<f64>() / e;
+        sum_w += cs
             .iter()
-            .enumerate()
-            .filter(|(_, v)| **v > HIT_MEV)
-            .map(|(c, &v)| c as f64 * f64::from(v))
-            .sum::<f64>()
-            / e;
-        sum_w += plane
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| **v > HIT_MEV)
-            .map(|(c, &v)| f64::from(v) * (c as f64 - mean).powi(2))
+            .map(|&c| e_of(c) * (c as f64 - mean).powi(2))
             .sum::<f64>();
         sum_e += e;
     }
     (sum_w, sum_e)
 }
 
-fn largest_cluster(view: &[f32], planes: usize, cells: usize) -> (f64, f64) {
+/// The cells of the most energetic 8-connected cluster, its energy, and the view's hit energy.
+fn largest_cluster(view: &[f32], planes: usize, cells: usize) -> (Vec<usize>, f64, f64) {
     let mut seen = vec![false; view.len()];
-    let mut best = 0.0f64;
+    let mut best = (Vec::new(), 0.0f64);
     let mut total = 0.0f64;
     let mut stack = Vec::new();
     for start in 0..view.len() {
@@ -70,10 +67,12 @@ fn largest_cluster(view: &[f32], planes: usize, cells: usize) -> (f64, f64) {
             continue;
         }
         let mut energy = 0.0;
+        let mut members = Vec::new();
         seen[start] = true;
         stack.push(start);
         while let Some(i) = stack.pop() {
             energy += f64::from(view[i]);
+            members.push(i);
             let (p, c) = ((i / cells) as isize, (i % cells) as isize);
             for dp in -1..=1isize {
                 for dc in -1..=1isize {
@@ -89,10 +88,12 @@ fn largest_cluster(view: &[f32], planes: usize, cells: usize) -> (f64, f64) {
                 }
             }
         }
-        best = best.max(energy);
+        if energy > best.1 {
+            best = (members, energy);
+        }
         total += energy;
     }
-    (best, total)
+    (best.0, best.1, total)
 }
 
 /// The features of one event whose views are `planes × cells`.
@@ -109,21 +110,21 @@ pub fn features(event: &NeutrinoEvent, planes: usize, cells: usize) -> EventFeat
         (Some(a), Some(b)) => (b - a + 1) as f64,
         _ => 0.0,
     };
-    let (wx, ex) = view_width(&event.xz, cells);
-    let (wy, ey) = view_width(&event.yz, cells);
+    let (cx, bx, tx) = largest_cluster(&event.xz, planes, cells);
+    let (cy, by, ty) = largest_cluster(&event.yz, planes, cells);
+    let (wx, ex) = view_width(&event.xz, cells, &cx);
+    let (wy, ey) = view_width(&event.yz, cells, &cy);
     let width = if ex + ey > 0.0 {
         ((wx + wy) / (ex + ey)).sqrt()
     } else {
         0.0
     };
-    let (bx, tx) = largest_cluster(&event.xz, planes, cells);
-    let (by, ty) = largest_cluster(&event.yz, planes, cells);
     let fraction = |b: f64, t: f64| if t > 0.0 { b / t } else { 0.0 };
     EventFeatures {
         length_planes: length,
         width_cells: width,
         cluster_fraction: 0.5 * (fraction(bx, tx) + fraction(by, ty)),
-        energy_gev: (ex + ey) * 1e-3,
+        energy_gev: (tx + ty) * 1e-3,
     }
 }
 
@@ -161,8 +162,16 @@ impl Cuts {
         }
         WorkingPoint {
             threshold: f64::NAN,
-            efficiency: if signal > 0 { tp as f64 / signal as f64 } else { 0.0 },
-            purity: if selected > 0 { tp as f64 / selected as f64 } else { 0.0 },
+            efficiency: if signal > 0 {
+                tp as f64 / signal as f64
+            } else {
+                0.0
+            },
+            purity: if selected > 0 {
+                tp as f64 / selected as f64
+            } else {
+                0.0
+            },
         }
     }
 }

@@ -36,7 +36,11 @@ impl EventSet {
     }
 
     /// The views of events `indices` as `[n, 1, planes, cells]` tensors, and their labels.
-    pub fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<4>, Tensor<1, Int>) {
+    pub fn batch(
+        &self,
+        indices: &[usize],
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<4>, Tensor<1, Int>) {
         let pixels = self.planes * self.cells;
         let mut xz = Vec::with_capacity(indices.len() * pixels);
         let mut yz = Vec::with_capacity(indices.len() * pixels);

@@ -179,7 +179,11 @@ pub fn plot_confusion(path: &Path, title: &str, confusion: &[[usize; 3]; 3]) -> 
 
 /// Draws the ROC curve of each class against the rest.
 pub fn plot_roc(path: &Path, title: &str, curves: &[(String, Vec<(f64, f64)>)]) -> Result<()> {
-    let mut plot = LinePlot::new(title, "false-positive rate (background selected)", "efficiency");
+    let mut plot = LinePlot::new(
+        title,
+        "false-positive rate (background selected)",
+        "efficiency",
+    );
     for (name, points) in curves {
         plot = plot.with(Series::line(name.clone(), points.clone()));
     }

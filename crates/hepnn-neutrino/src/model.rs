@@ -44,7 +44,12 @@ impl TwoViewCnnConfig {
         let mut blocks = Vec::new();
         let mut c_in = 1;
         for (i, &c) in self.channels.iter().enumerate() {
-            blocks.push(ConvBlockConfig::same(c_in, c, if i == 0 { 5 } else { 3 }, 2));
+            blocks.push(ConvBlockConfig::same(
+                c_in,
+                c,
+                if i == 0 { 5 } else { 3 },
+                2,
+            ));
             c_in = c;
         }
         ConvStackConfig::new(blocks)

@@ -59,6 +59,15 @@ fn cut_baseline_selects_electron_showers() {
             .collect();
         v.iter().sum::<f64>() / v.len() as f64
     };
+    for c in 0..3 {
+        eprintln!(
+            "class {c}: length {:.1} width {:.2} cluster {:.2} energy {:.2}",
+            mean(c, |x| x.length_planes),
+            mean(c, |x| x.width_cells),
+            mean(c, |x| x.cluster_fraction),
+            mean(c, |x| x.energy_gev)
+        );
+    }
     // Muon tracks are long and narrow; electron showers wide.
     assert!(mean(0, |x| x.length_planes) > mean(1, |x| x.length_planes));
     assert!(mean(1, |x| x.width_cells) > 1.3 * mean(0, |x| x.width_cells));

@@ -84,7 +84,12 @@ fn write_to(
 ) -> std::io::Result<()> {
     let n = events.len() as u64;
     let mut npz = NpzWriter::create(path)?;
-    let options = || zip::write::FileOptions::default();
+    // Fast deflate: the views are mostly empty cells, which compress well even at level 1.
+    let options = || {
+        zip::write::FileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(1))
+    };
     for (name, view) in [("xz", 0), ("yz", 1)] {
         let mut w = npz
             .array::<f32>(name, options())?
