@@ -154,9 +154,10 @@ pub fn plot_confusion(path: &Path, title: &str, confusion: &[[usize; 3]; 3]) -> 
         draw("predicted →".into(), 260, 40)?;
         draw("true ↓".into(), 10, 40)?;
         let (x0, y0, cell) = (130, 90, 130);
-        for k in 0..3 {
-            draw(CLASS_TITLES[k].into(), x0 + k as i32 * cell + 40, y0 - 24)?;
-            draw(CLASS_TITLES[k].into(), 40, y0 + k as i32 * cell + 55)?;
+        for (k, name) in CLASS_TITLES.iter().enumerate() {
+            let offset = k as i32 * cell;
+            draw((*name).into(), x0 + offset + 40, y0 - 24)?;
+            draw((*name).into(), 40, y0 + offset + 55)?;
         }
         for (t, row) in confusion.iter().enumerate() {
             let total: usize = row.iter().sum();

@@ -92,7 +92,7 @@ impl DetectorConfig {
         }
         let half = 0.5 * self.width_cm();
         let plane = (p[2] / self.plane_depth_cm) as usize;
-        let (view, measured, along) = if plane % 2 == 0 {
+        let (view, measured, along) = if plane.is_multiple_of(2) {
             (View::Xz, p[0], p[1])
         } else {
             (View::Yz, p[1], p[0])
