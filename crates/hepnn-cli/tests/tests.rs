@@ -330,7 +330,9 @@ fn neutrino_simulate_train_evaluate_round_trip() {
         "--valid-events",
         "60",
         "--epochs",
-        "1",
+        "2",
+        "--batch",
+        "16",
         "--out",
         train.to_str().unwrap(),
     ]);
@@ -363,9 +365,10 @@ fn neutrino_simulate_train_evaluate_round_trip() {
             .expect("efficiency per class");
         let p = s["purity"][class].as_f64().expect("purity per class");
         assert!((0.0..=1.0).contains(&e) && (0.0..=1.0).contains(&p), "{s}");
+        // Two epochs on 300 events already separate every class from the others.
+        let auc = s["auc"][class].as_f64().expect("AUC per class");
+        assert!(auc > 0.65, "{class}: {s}");
     }
-    // One epoch on 300 events already beats guessing (1/3).
-    assert!(num(&s, "accuracy") > 0.45, "{s}");
     for name in ["confusion.png", "roc.png", "nue_efficiency_vs_purity.png"] {
         assert!(eval.join(name).is_file(), "{name}");
     }
