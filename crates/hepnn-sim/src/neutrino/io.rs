@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use npyz::WriterBuilder;
-use npyz::npz::{NpzArchive, NpzWriter};
+use npyz::npz::NpzArchive;
 
 use super::{Interaction, NeutrinoEvent, Truth};
 use crate::tracker::SimError;
@@ -76,61 +76,80 @@ pub fn write_events(
     result
 }
 
+/// One array as the bytes of a `.npy` file (serialised in memory: element-wise writes into the
+/// deflate stream would be slow).
+fn npy_bytes<T: npyz::AutoSerialize>(
+    shape: &[u64],
+    values: impl IntoIterator<Item = T>,
+) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut bytes)
+        .begin_nd()?;
+    w.extend(values)?;
+    w.finish()?;
+    Ok(bytes)
+}
+
 fn write_to(
     path: &Path,
     events: &[NeutrinoEvent],
     planes: usize,
     cells: usize,
 ) -> std::io::Result<()> {
+    use std::io::Write;
     let n = events.len() as u64;
-    let mut npz = NpzWriter::create(path)?;
-    // Fast deflate: the views are mostly empty cells, which compress well even at level 1.
-    let options = || {
-        zip::write::FileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .compression_level(Some(1))
-    };
-    for (name, view) in [("xz", 0), ("yz", 1)] {
-        let mut w = npz
-            .array::<f32>(name, options())?
-            .default_dtype()
-            .shape(&[n, planes as u64, cells as u64])
-            .begin_nd()?;
-        for e in events {
-            w.extend(if view == 0 { &e.xz } else { &e.yz }.iter().copied())?;
-        }
-        w.finish()?;
-    }
-    let mut w = npz
-        .array::<i64>("label", options())?
-        .default_dtype()
-        .shape(&[n])
-        .begin_nd()?;
-    w.extend(events.iter().map(|e| e.label() as i64))?;
-    w.finish()?;
+    let view_shape = [n, planes as u64, cells as u64];
     type Field = fn(&Truth) -> f64;
     let scalars: [(&str, Field); 3] = [
         ("neutrino_energy", |t| t.neutrino_energy_gev),
         ("lepton_energy", |t| t.lepton_energy_gev),
         ("hadronic_energy", |t| t.hadronic_energy_gev),
     ];
+    let mut arrays = vec![
+        (
+            "xz",
+            npy_bytes(
+                &view_shape,
+                events.iter().flat_map(|e| e.xz.iter().copied()),
+            )?,
+        ),
+        (
+            "yz",
+            npy_bytes(
+                &view_shape,
+                events.iter().flat_map(|e| e.yz.iter().copied()),
+            )?,
+        ),
+        (
+            "label",
+            npy_bytes(&[n], events.iter().map(|e| e.label() as i64))?,
+        ),
+    ];
     for (name, field) in scalars {
-        let mut w = npz
-            .array::<f64>(name, options())?
-            .default_dtype()
-            .shape(&[n])
-            .begin_nd()?;
-        w.extend(events.iter().map(|e| field(&e.truth)))?;
-        w.finish()?;
+        arrays.push((
+            name,
+            npy_bytes(&[n], events.iter().map(|e| field(&e.truth)))?,
+        ));
     }
-    let mut w = npz
-        .array::<f64>("vertex", options())?
-        .default_dtype()
-        .shape(&[n, 3])
-        .begin_nd()?;
-    w.extend(events.iter().flat_map(|e| e.truth.vertex_cm))?;
-    w.finish()?;
-    npz.zip_writer().finish()?;
+    arrays.push((
+        "vertex",
+        npy_bytes(&[n, 3], events.iter().flat_map(|e| e.truth.vertex_cm))?,
+    ));
+    // Fast deflate: the views are mostly empty cells, which compress well even at level 1.
+    let options = zip::write::FileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1));
+    let file = std::fs::File::create(path)?;
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    for (name, bytes) in arrays {
+        zip.start_file(npyz::npz::file_name_from_array_name(name), options)
+            .map_err(std::io::Error::other)?;
+        zip.write_all(&bytes)?;
+    }
+    zip.finish().map_err(std::io::Error::other)?.flush()?;
     Ok(())
 }
 
