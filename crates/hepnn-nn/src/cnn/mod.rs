@@ -31,6 +31,7 @@
 
 pub mod blocks;
 pub mod filters;
+pub mod im2col;
 pub mod image;
 
 pub use blocks::{
