@@ -322,8 +322,8 @@ impl<F: FnMut(Deposit)> Stepper<'_, F> {
         }
     }
 
-    /// The hadronic system of `energy_gev` from `vertex`, recoiling against `lepton_dir` (the
-    /// beam axis for NC).
+    /// The hadronic system of `energy_gev` from `vertex`: its particles share the energy with
+    /// exponential weights and leave forward-peaked about the beam axis.
     pub fn hadronic_system(&mut self, vertex: [f64; 3], energy_gev: f64) {
         if energy_gev < 0.01 {
             return;
