@@ -7,6 +7,7 @@ pub mod demo;
 pub mod device;
 pub mod edges;
 pub mod inspect;
+pub mod neutrino;
 pub mod simulate;
 pub mod summary;
 pub mod tracking;
@@ -85,12 +86,30 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Simulate TrackML events: generated pile-up or real particles through the TrackML tracker.
+    /// Simulate TrackML events: generated pile-up or real particles through the TrackML tracker
+    /// (`hepnn simulate neutrino`: NOvA-like neutrino interactions instead).
+    #[command(args_conflicts_with_subcommands = true)]
     Simulate {
+        /// Another simulation than the tracker's.
+        #[command(subcommand)]
+        what: Option<SimulateWhat>,
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         options: simulate::SimulateOptions,
+    },
+}
+
+/// Simulations other than the tracker's.
+#[allow(missing_docs)]
+#[derive(Debug, Subcommand)]
+pub enum SimulateWhat {
+    /// νμ CC, νe CC and NC interactions in a NOvA-like two-view detector (events.npz, displays).
+    Neutrino {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: neutrino::SimulateNeutrinoOptions,
     },
 }
 
@@ -113,6 +132,13 @@ pub enum TrainWhat {
         #[command(flatten)]
         options: tracking::TrainTrackingOptions,
     },
+    /// The two-view CNN neutrino event classifier (νμ CC / νe CC / NC).
+    Neutrino {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: neutrino::TrainNeutrinoOptions,
+    },
 }
 
 /// What `hepnn evaluate` evaluates.
@@ -134,6 +160,13 @@ pub enum EvaluateWhat {
         #[command(flatten)]
         options: tracking::ReconstructOptions,
     },
+    /// A trained neutrino classifier and the cut-based νe selection on held-out events.
+    Neutrino {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: neutrino::EvaluateNeutrinoOptions,
+    },
 }
 
 /// The course examples.
@@ -142,6 +175,11 @@ pub enum EvaluateWhat {
 pub enum Example {
     /// McCulloch–Pitts neurons: logic gates and a 4-bit adder; the general neuron's activations.
     Neuron {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Convolution filters: horizontal and vertical edge filters on an image and a detector view.
+    Filters {
         #[command(flatten)]
         common: Common,
     },
@@ -177,6 +215,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Examples { example } => match example {
             Example::Neuron { common } => course::neuron::run(&common).map(|_| ()),
             Example::Approx { common } => course::approx::run(&common).map(|_| ()),
+            Example::Filters { common } => course::filters::run(&common).map(|_| ()),
             Example::Karate { common } => course::gnn::run(&common).map(|_| ()),
             Example::Trigger { common } => course::gnn::run_trigger(&common).map(|_| ()),
             Example::Backprop { common, options } => {
@@ -198,7 +237,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconstruct { common, options } => {
             tracking::reconstruct(&common, &options).map(|_| ())
         }
+        Command::Train {
+            what: TrainWhat::Neutrino { common, options },
+        } => neutrino::train(&common, &options).map(|_| ()),
+        Command::Evaluate {
+            what: EvaluateWhat::Neutrino { common, options },
+        } => neutrino::evaluate(&common, &options).map(|_| ()),
         Command::Inspect { dir, event, common } => inspect::run(&dir, &event, &common),
-        Command::Simulate { common, options } => simulate::run(&common, &options).map(|_| ()),
+        Command::Simulate {
+            what: Some(SimulateWhat::Neutrino { common, options }),
+            ..
+        } => neutrino::simulate(&common, &options).map(|_| ()),
+        Command::Simulate {
+            what: None,
+            common,
+            options,
+        } => simulate::run(&common, &options).map(|_| ()),
     }
 }

@@ -496,3 +496,98 @@ fn bad_tracking_config_is_named_and_exits_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nowhere"), "{stderr}");
 }
+
+#[test]
+fn neutrino_simulate_train_evaluate_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let sim = root.join("sim");
+    let out = hepnn(&[
+        "simulate",
+        "neutrino",
+        "--events",
+        "300",
+        "--out",
+        sim.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&sim);
+    assert_eq!(num(&s, "events"), 300.0);
+    for name in ["events.npz", "event_nue_cc_xz.png", "event_nc_yz.png"] {
+        assert!(sim.join(name).is_file(), "{name}");
+    }
+    let train = root.join("train");
+    let out = hepnn(&[
+        "train",
+        "neutrino",
+        "--train-file",
+        sim.join("events.npz").to_str().unwrap(),
+        "--valid-events",
+        "60",
+        "--epochs",
+        "2",
+        "--batch",
+        "16",
+        "--out",
+        train.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(train.join("neutrino_cnn/model.bpk").is_file());
+    let eval = root.join("eval");
+    let out = hepnn(&[
+        "evaluate",
+        "neutrino",
+        "--model",
+        train.join("neutrino_cnn").to_str().unwrap(),
+        "--test-events",
+        "150",
+        "--out",
+        eval.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&eval);
+    for class in ["numu_cc", "nue_cc", "nc"] {
+        let e = s["efficiency"][class]
+            .as_f64()
+            .expect("efficiency per class");
+        let p = s["purity"][class].as_f64().expect("purity per class");
+        assert!((0.0..=1.0).contains(&e) && (0.0..=1.0).contains(&p), "{s}");
+        // Two epochs on 300 events already separate every class from the others.
+        let auc = s["auc"][class].as_f64().expect("AUC per class");
+        assert!(auc > 0.65, "{class}: {s}");
+    }
+    for name in ["confusion.png", "roc.png", "nue_efficiency_vs_purity.png"] {
+        assert!(eval.join(name).is_file(), "{name}");
+    }
+}
+
+#[test]
+fn edge_filters_example_writes_its_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&["examples", "filters", "--out", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "house.png",
+        "house_sobel_horizontal.png",
+        "house_sobel_vertical.png",
+        "event_numu_xz_sobel_vertical.png",
+    ] {
+        assert!(dir.path().join(name).is_file(), "{name}");
+    }
+}

@@ -9,6 +9,7 @@
 //! | [`mlp`] | the multilayer perceptron | [`mlp::MlpConfig`] / [`mlp::Mlp`], parameter counting |
 //! | [`backprop`] | backpropagation | the loss ½Σ(ŷ−y)², gradient descent with a learning rate that changes over time |
 //! | [`gradcheck`] | checking gradients | central finite differences in float64 against burn's autodiff |
+//! | [`cnn`] | convolutional networks | fixed edge filters, conv blocks and pooling, AlexNet- and inception-style configs |
 //! | [`train`] | training | the loop every later model uses: progress bar, CSV metrics, plots, checkpoints, resume, NaN guard |
 //!
 //! Models follow burn's layer shape: `FooConfig` → `FooConfig::init(&Device)` → `Foo::forward`.
@@ -24,6 +25,7 @@
 
 pub mod approx;
 pub mod backprop;
+pub mod cnn;
 pub mod error;
 pub mod gnn;
 pub mod gradcheck;

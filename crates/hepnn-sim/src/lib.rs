@@ -7,7 +7,9 @@
 //! the TrackML truth weights, and TrackML CSV events written atomically, many events in parallel.
 //! Fed the real particles of TrackML events, it reproduces their hit counts per volume to within
 //! 11% (`tests/tests.rs`). [`tracker::helix`] and [`tracker::three_hit`] hold the transverse
-//! helix and the three-hit pT measurement of the backpropagation example.
+//! helix and the three-hit pT measurement of the backpropagation example. The [`neutrino`] module
+//! simulates νμ CC, νe CC and NC interactions in a NOvA-like two-view tracking calorimeter.
 #![warn(missing_docs)]
 
+pub mod neutrino;
 pub mod tracker;

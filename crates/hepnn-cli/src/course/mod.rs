@@ -2,5 +2,6 @@
 
 pub mod approx;
 pub mod backprop;
+pub mod filters;
 pub mod gnn;
 pub mod neuron;

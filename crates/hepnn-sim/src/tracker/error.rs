@@ -26,6 +26,15 @@ pub enum SimError {
         message: String,
     },
 
+    /// A data file does not hold what its format promises (missing array, wrong shape).
+    #[error("`{}`: {message}", .path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What was expected and what was found.
+        message: String,
+    },
+
     /// The output folder cannot be used.
     #[error("cannot {action} `{}`: {source}", .path.display())]
     Io {
