@@ -312,9 +312,9 @@ impl Default for EventsConfig {
         Self {
             pileup: 200.0,
             seed: 7,
-            train: 6,
+            train: 3,
             valid: 1,
-            test: 3,
+            test: 2,
         }
     }
 }
@@ -421,7 +421,7 @@ impl Default for ClassifierConfig {
             iterations: 8,
             shared_weights: true,
             aggregation: Aggregation::Mean,
-            layer_norm: true,
+            layer_norm: false,
         }
     }
 }
@@ -459,12 +459,12 @@ pub struct TrainingConfig {
 impl Default for TrainingConfig {
     fn default() -> Self {
         Self {
-            epochs: 8,
-            learning_rate: 2e-3,
+            epochs: 10,
+            learning_rate: 1e-3,
             phi_sectors: 8,
             eta_bins: 2,
             overlap: 0.05,
-            positive_weight: 1.0,
+            positive_weight: 2.0,
         }
     }
 }
@@ -742,6 +742,16 @@ mod tests {
         assert_eq!(TrackingConfig::from_toml(&text).unwrap(), config);
         // An empty file is the defaults.
         assert_eq!(TrackingConfig::from_toml("").unwrap(), config);
+    }
+
+    #[test]
+    fn the_repository_config_is_the_defaults() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/tracking.toml");
+        assert_eq!(
+            TrackingConfig::load(&path).unwrap(),
+            TrackingConfig::default()
+        );
     }
 
     #[test]
