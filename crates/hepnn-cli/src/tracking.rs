@@ -206,7 +206,12 @@ pub fn train_with(
     let mut regions = Vec::new();
     for g in &train_graphs {
         for r in g.regions(t.phi_sectors, t.eta_bins, t.overlap) {
-            regions.extend(RegionItem::new(&r, &device)?);
+            regions.extend(RegionItem::new(
+                &r,
+                t.target_pt_min,
+                t.positive_weight,
+                &device,
+            )?);
         }
     }
     drop(train_graphs);
@@ -228,7 +233,6 @@ pub fn train_with(
         train: &regions,
         valid: &valid_graphs,
         threshold: config.evaluation.edge_score_cut,
-        positive_weight: t.positive_weight,
     };
     eprintln!(
         "training the edge classifier: {} regions × {} epochs",

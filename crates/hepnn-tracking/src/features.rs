@@ -17,7 +17,6 @@
 //! with Δφ wrapped into (−π, π]. A label is 1 when the two hits are a true consecutive pair of one
 //! particle ([`crate::graph::true_consecutive_pairs`]), in either direction.
 
-use std::collections::HashSet;
 use std::f64::consts::PI;
 
 use burn::prelude::*;
@@ -60,6 +59,9 @@ pub struct EventGraph {
     pub edge_features: Vec<f32>,
     /// Edge labels (true consecutive pair), when the event has truth.
     pub labels: Option<Vec<bool>>,
+    /// pT (GeV) of the particle of each true edge (0 for false edges), when the event has truth:
+    /// training can target the tracks above a pT cut (acorn's "target tracks").
+    pub label_pt: Option<Vec<f32>>,
     /// φ of every hit (rad), for the region split.
     pub hit_phi: Vec<f64>,
     /// η of every hit, for the region split.
@@ -106,22 +108,33 @@ impl EventGraph {
                 (slope * 1000.0) as f32,
             ]);
         }
-        let labels = if event.has_truth() {
+        let (labels, label_pt) = if event.has_truth() {
             let key = |a: usize, b: usize| (a.min(b), a.max(b));
-            let pairs: HashSet<(usize, usize)> = true_consecutive_pairs(event)?
+            let pt_of: std::collections::HashMap<_, f64> = event
+                .particles
                 .iter()
-                .map(|p| key(p.inner, p.outer))
+                .map(|p| (p.particle_id, p.pt()))
                 .collect();
-            Some(
-                edges
-                    .sources
+            let pairs: std::collections::HashMap<(usize, usize), f64> =
+                true_consecutive_pairs(event)?
                     .iter()
-                    .zip(&edges.targets)
-                    .map(|(&a, &b)| pairs.contains(&key(a, b)))
-                    .collect(),
+                    .map(|p| {
+                        let pt = pt_of.get(&p.particle).copied().unwrap_or(0.0);
+                        (key(p.inner, p.outer), pt)
+                    })
+                    .collect();
+            let found: Vec<Option<f64>> = edges
+                .sources
+                .iter()
+                .zip(&edges.targets)
+                .map(|(&a, &b)| pairs.get(&key(a, b)).copied())
+                .collect();
+            (
+                Some(found.iter().map(Option::is_some).collect()),
+                Some(found.iter().map(|f| f.unwrap_or(0.0) as f32).collect()),
             )
         } else {
-            None
+            (None, None)
         };
         Ok(Self {
             num_hits: n,
@@ -129,6 +142,7 @@ impl EventGraph {
             edges,
             edge_features,
             labels,
+            label_pt,
             hit_phi: cyl.iter().map(|c| c[1]).collect(),
             hit_eta,
         })
@@ -249,6 +263,10 @@ impl EventGraph {
             .labels
             .as_ref()
             .map(|l| edge_ids.iter().map(|&k| l[k]).collect());
+        let label_pt = self
+            .label_pt
+            .as_ref()
+            .map(|l| edge_ids.iter().map(|&k| l[k]).collect());
         Region {
             graph: EventGraph {
                 num_hits: hits.len(),
@@ -256,6 +274,7 @@ impl EventGraph {
                 edges: EdgeIndex { sources, targets },
                 edge_features,
                 labels,
+                label_pt,
                 hit_phi: hits.iter().map(|&h| self.hit_phi[h]).collect(),
                 hit_eta: hits.iter().map(|&h| self.hit_eta[h]).collect(),
             },

@@ -161,7 +161,8 @@ pub fn evaluate(model: &EdgeClassifier, graphs: &[LabelledGraph], threshold: f64
     edge_metrics(&s, &y, threshold)
 }
 
-/// One training region on the device: its graph, the labels and indices of its core edges.
+/// One training region on the device: its graph, and the labels and loss weights of its core
+/// edges.
 #[derive(Debug, Clone)]
 pub struct RegionItem {
     /// The region's graph.
@@ -170,15 +171,26 @@ pub struct RegionItem {
     pub core: Tensor<1, Int>,
     /// Labels of the core edges as 0/1 floats, `[C]`.
     pub labels: Tensor<1>,
+    /// Loss weight of each core edge, `[C]` (see [`RegionItem::new`]).
+    pub weights: Tensor<1>,
 }
 
 impl RegionItem {
-    /// Moves one region of a labelled event graph to `device`; `None` when it has no labels.
+    /// Moves one region of a labelled event graph to `device`; `None` when it has no labels or
+    /// no edge with a weight. Loss weights (acorn's target-track weighting): a false edge 1; a
+    /// true edge of a particle with pT > `target_pt_min` (GeV) `positive_weight`; a true edge of
+    /// a softer particle 0 — neither pushed up nor down, so the network learns the tracks the
+    /// chain is meant to find (`target_pt_min = 0` targets every particle).
     ///
     /// # Errors
     /// As [`EventGraph::to_device`].
-    pub fn new(region: &Region, device: &Device) -> Result<Option<Self>, TrackingError> {
-        let Some(labels) = &region.graph.labels else {
+    pub fn new(
+        region: &Region,
+        target_pt_min: f64,
+        positive_weight: f64,
+        device: &Device,
+    ) -> Result<Option<Self>, TrackingError> {
+        let (Some(labels), Some(label_pt)) = (&region.graph.labels, &region.graph.label_pt) else {
             return Ok(None);
         };
         let core: Vec<i64> = (0..region.core.len())
@@ -189,24 +201,40 @@ impl RegionItem {
             .iter()
             .map(|&k| f32::from(u8::from(labels[k as usize])))
             .collect();
+        let w: Vec<f32> = core
+            .iter()
+            .map(|&k| {
+                let k = k as usize;
+                match (labels[k], f64::from(label_pt[k]) > target_pt_min) {
+                    (false, _) => 1.0,
+                    (true, true) => positive_weight as f32,
+                    (true, false) => 0.0,
+                }
+            })
+            .collect();
+        if core.is_empty() || w.iter().all(|&w| w == 0.0) {
+            return Ok(None);
+        }
         Ok(Some(Self {
             graph: region.graph.to_device(device)?,
             core: Tensor::<1, Int>::from_ints(core.as_slice(), device),
             labels: Tensor::<1>::from_floats(y.as_slice(), device),
+            weights: Tensor::<1>::from_floats(w.as_slice(), device),
         }))
     }
 }
 
-/// The weighted binary cross-entropy on logits z with labels y ∈ {0, 1} and true-edge weight w:
+/// The weighted binary cross-entropy on logits z with labels y ∈ {0, 1} and weights w:
 ///
 /// ```text
-/// L = −(1/E) Σ_k [ w y_k log σ(z_k) + (1 − y_k) log σ(−z_k) ]
+/// L = −Σ_k w_k [ y_k log σ(z_k) + (1 − y_k) log σ(−z_k) ] / Σ_k w_k
 /// ```
-pub fn weighted_bce(logits: Tensor<1>, labels: Tensor<1>, positive_weight: f64) -> Tensor<1> {
+pub fn weighted_bce(logits: Tensor<1>, labels: Tensor<1>, weights: Tensor<1>) -> Tensor<1> {
     use burn::tensor::activation::log_sigmoid;
-    let pos = log_sigmoid(logits.clone()) * labels.clone() * positive_weight;
+    let pos = log_sigmoid(logits.clone()) * labels.clone();
     let neg = log_sigmoid(logits.neg()) * (labels.neg() + 1.0);
-    (pos + neg).mean().neg()
+    let total = weights.clone().sum();
+    ((pos + neg) * weights).sum().neg() / total
 }
 
 /// Edge classification on the η/φ regions of simulated events, as a [`TrainTask`]: items are
@@ -219,8 +247,6 @@ pub struct RegionTask<'a> {
     pub valid: &'a [EventGraph],
     /// Score cut for the validation efficiency and purity.
     pub threshold: f64,
-    /// Weight of the true edges in the loss.
-    pub positive_weight: f64,
 }
 
 impl TrainTask for RegionTask<'_> {
@@ -236,7 +262,7 @@ impl TrainTask for RegionTask<'_> {
             .map(|&i| {
                 let item = &self.train[i];
                 let logits = model.forward(&item.graph).select(0, item.core.clone());
-                weighted_bce(logits, item.labels.clone(), self.positive_weight)
+                weighted_bce(logits, item.labels.clone(), item.weights.clone())
             })
             .collect();
         let n = losses.len() as f64;

@@ -452,8 +452,12 @@ pub struct TrainingConfig {
     pub eta_bins: usize,
     /// Overlap of the regions (rad in φ, units of η).
     pub overlap: f64,
-    /// Weight of the true edges in the loss (≥ 1 counters the fake-edge majority).
+    /// Weight of the true edges of target particles in the loss (≥ 1 counters the fake-edge
+    /// majority).
     pub positive_weight: f64,
+    /// Target particles: true edges of particles with pT above this (GeV) are learned as true;
+    /// those of softer particles get weight 0 (acorn's target-track weighting; 0 = all).
+    pub target_pt_min: f64,
 }
 
 impl Default for TrainingConfig {
@@ -465,6 +469,7 @@ impl Default for TrainingConfig {
             eta_bins: 2,
             overlap: 0.05,
             positive_weight: 2.0,
+            target_pt_min: 0.0,
         }
     }
 }
@@ -633,6 +638,12 @@ impl TrackingConfig {
             return bad(
                 "training.positive_weight",
                 format!("must be > 0, got {}", t.positive_weight),
+            );
+        }
+        if !(t.target_pt_min.is_finite() && t.target_pt_min >= 0.0) {
+            return bad(
+                "training.target_pt_min",
+                format!("must be ≥ 0, got {}", t.target_pt_min),
             );
         }
         self.building.stage()?;
