@@ -11,6 +11,7 @@ pub mod error;
 pub mod exatrkx;
 pub mod gnn;
 pub mod graph;
+pub mod kalman;
 pub mod metrics;
 
 pub use error::TrackingError;
