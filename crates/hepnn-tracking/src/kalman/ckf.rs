@@ -28,7 +28,7 @@ use super::fitter::{
     update,
 };
 use super::material::MaterialEffects;
-use super::parameters::{QOP, ReferenceSurface, THETA, TrackParameters};
+use super::parameters::{Perigee, QOP, ReferenceSurface, THETA, TrackParameters};
 use super::propagator::Propagator;
 use super::seeding::{Seed, SeedFinder, SeedFinderConfig};
 use super::{EventMeasurements, KalmanError, Result, SurfaceId, TrackingGeometry};
@@ -173,7 +173,8 @@ impl CkfOutput {
 #[derive(Debug, Clone)]
 struct Branch {
     parameters: TrackParameters,
-    surface: SurfaceId,
+    /// The module the parameters are on; `None` at the perigee.
+    surface: Option<SurfaceId>,
     hits: Vec<usize>,
     chi2: f64,
     consecutive_holes: usize,
@@ -351,16 +352,20 @@ impl Ckf {
             chi2_sum += chi2;
             previous = measurement.surface;
         }
-        parameters.covariance += self
-            .material
-            .noise(self.geometry.surface(previous), &parameters.vector);
+        // Back to the perigee with the seed's filtered state, and find every hit from there,
+        // the seed's own, their overlap twins and those of layers the seed skipped.
+        let parameters = self
+            .propagator
+            .propagate(&parameters, self.geometry.surface(previous), &Perigee, MAX_STEP)?
+            .0;
+        let _ = chi2_sum;
         let mut active = vec![Branch {
             parameters,
-            surface: previous,
-            hits: seed.hits.to_vec(),
-            chi2: chi2_sum,
+            surface: None,
+            hits: Vec::new(),
+            chi2: 0.0,
             consecutive_holes: 0,
-            last_layer: previous.0 as usize,
+            last_layer: usize::MAX,
             min_path: 0.0,
             turned: 0.0,
             hit_in_layer: false,
@@ -398,10 +403,17 @@ impl Ckf {
         best
     }
 
+    /// The surface of a branch's parameters.
+    fn reference(&self, surface: Option<SurfaceId>) -> &dyn ReferenceSurface {
+        match surface {
+            Some(id) => self.geometry.surface(id),
+            None => &Perigee,
+        }
+    }
+
     /// One layer for one branch.
     fn step(&self, measurements: &EventMeasurements, mut branch: Branch) -> Step {
-        let surface = self.geometry.surface(branch.surface);
-        let free = surface.bound_to_free(&branch.parameters.vector);
+        let free = self.reference(branch.surface).bound_to_free(&branch.parameters.vector);
         let omega = self.propagator.omega(free[6]).abs();
         let remaining_turn = MAX_TURN - branch.turned;
         if remaining_turn <= 0.0 || branch.parameters.vector[QOP].abs() > 20.0 {
@@ -495,8 +507,8 @@ impl Ckf {
             let module = self.geometry.surface(id);
             let mut out = Vec::with_capacity(branches.len() + 2);
             for branch in branches {
-                let from = self.geometry.surface(branch.surface);
-                let guess = if branch.surface.0 as usize == layer_index {
+                let from = self.reference(branch.surface);
+                let guess = if branch.surface.is_some_and(|s| s.0 as usize == layer_index) {
                     0.0
                 } else {
                     s_module
@@ -527,7 +539,7 @@ impl Ckf {
                 if compatible.is_empty() {
                     out.push(Branch {
                         parameters: noise_then(predicted),
-                        surface: id,
+                        surface: Some(id),
                         turned,
                         min_path: 0.0,
                         last_layer: layer_index,
@@ -544,7 +556,7 @@ impl Ckf {
                     hits.push(hit);
                     out.push(Branch {
                         parameters: noise_then(filtered),
-                        surface: id,
+                        surface: Some(id),
                         hits,
                         chi2: branch.chi2 + c,
                         consecutive_holes: 0,
@@ -560,7 +572,7 @@ impl Ckf {
         let mut step = Step::default();
         for mut branch in branches {
             branch.last_layer = layer_index;
-            if branch.surface.0 as usize != layer_index {
+            if branch.surface.is_none_or(|s| s.0 as usize != layer_index) {
                 // No module reached on this layer: treat as a gap.
                 branch.min_path = s_ref + 1.0;
                 step.continuing.push(branch);

@@ -366,3 +366,48 @@ fn ckf_measurement_at_mu_50_and_200() {
         }
     }
 }
+
+#[test]
+#[ignore = "diagnostic"]
+fn ckf_diag() {
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let particles = generate(
+        &GeneratorConfig {
+            pileup: 10.0,
+            ..GeneratorConfig::default()
+        },
+        11,
+    )
+    .expect("valid generator settings");
+    let event = simulate_event(&geometry.detector, &SimConfig::default(), 1, &particles, 11);
+    let measurements = EventMeasurements::new(&geometry, &event).unwrap();
+    let seeds = hepnn_tracking::kalman::SeedFinder::new(Default::default())
+        .unwrap()
+        .find(&geometry, &measurements);
+    let ckf = Ckf::new(geometry, ckf_config()).expect("valid settings");
+    let output = ckf.find(&event).unwrap();
+    let truth = TrackTruth::from_event(&event).unwrap();
+    let matches = hepnn_tracking::metrics::match_candidates(&output.candidates(), &truth).unwrap();
+    let matched: std::collections::HashSet<u64> =
+        matches.iter().filter(|m| m.matched).filter_map(|m| m.majority_particle).collect();
+    let poh = truth.particle_of_hit();
+    let tracks = truth_tracks(&event);
+    for id in truth.reconstructable(&ParticleSelection::default()) {
+        if matched.contains(&id) {
+            continue;
+        }
+        let p = event.particles.iter().find(|p| p.particle_id.0 == id).unwrap();
+        let hits = &tracks[&id];
+        let vols: Vec<(u32, u32)> = hits.iter().map(|&h| (event.hits[h].volume_id, event.hits[h].layer_id)).collect();
+        let nseeds = seeds.iter().filter(|s| s.hits.iter().all(|&h| poh[h] == id)).count();
+        let best = output
+            .tracks
+            .iter()
+            .map(|t| (t.candidate.hits.iter().filter(|&&h| poh[h] == id).count(), t.candidate.hits.len()))
+            .max();
+        println!(
+            "missed {id:x}: pT {:.2} eta {:.2} vr {:.1} vz {:.1} q {} nhits {} seeds {} best {:?} layers {:?}",
+            p.pt(), p.eta(), p.vertex_r(), p.vz, p.q, hits.len(), nseeds, best, vols
+        );
+    }
+}
