@@ -45,7 +45,9 @@ pub struct CkfConfig {
     pub max_branches: usize,
     /// Holes in a row a branch survives (default 1: it stops at the second missing layer).
     pub max_consecutive_holes: usize,
-    /// Fewest hits of an output track (default 5).
+    /// Fewest hits of an output track (default 4: at ⟨μ⟩ = 50 a minimum of 3 raises the
+    /// efficiency for pT > 1 GeV from 0.957 to 0.978 but the fake rate from 0.001 to 0.14;
+    /// 5 loses the particles absorbed early, 0.935).
     pub min_hits: usize,
     /// Most hits a track may lose to better tracks in the shared-hit resolution (default 2).
     pub max_shared_hits: usize,
@@ -65,7 +67,7 @@ impl Default for CkfConfig {
             chi2_cut: 15.0,
             max_branches: 3,
             max_consecutive_holes: 1,
-            min_hits: 5,
+            min_hits: 4,
             max_shared_hits: 2,
             chunk: 256,
             fitter: KalmanFitterConfig::default(),
@@ -89,12 +91,17 @@ impl CkfConfig {
             return bad("max_branches", "expected ≥ 1, found 0".into());
         }
         if self.min_hits < 3 {
-            return bad("min_hits", format!("expected ≥ 3 (a seed), found {}", self.min_hits));
+            return bad(
+                "min_hits",
+                format!("expected ≥ 3 (a seed), found {}", self.min_hits),
+            );
         }
         if self.chunk == 0 {
             return bad("chunk", "expected ≥ 1, found 0".into());
         }
-        if self.fitter.iterations == 0 || !(self.fitter.max_path > 0.0) {
+        if self.fitter.iterations == 0
+            || !(self.fitter.max_path.is_finite() && self.fitter.max_path > 0.0)
+        {
             return bad(
                 "fitter",
                 format!(
@@ -356,7 +363,12 @@ impl Ckf {
         // the seed's own, their overlap twins and those of layers the seed skipped.
         let parameters = self
             .propagator
-            .propagate(&parameters, self.geometry.surface(previous), &Perigee, MAX_STEP)?
+            .propagate(
+                &parameters,
+                self.geometry.surface(previous),
+                &Perigee,
+                MAX_STEP,
+            )?
             .0;
         let _ = chi2_sum;
         let mut active = vec![Branch {
@@ -413,7 +425,9 @@ impl Ckf {
 
     /// One layer for one branch.
     fn step(&self, measurements: &EventMeasurements, mut branch: Branch) -> Step {
-        let free = self.reference(branch.surface).bound_to_free(&branch.parameters.vector);
+        let free = self
+            .reference(branch.surface)
+            .bound_to_free(&branch.parameters.vector);
         let omega = self.propagator.omega(free[6]).abs();
         let remaining_turn = MAX_TURN - branch.turned;
         if remaining_turn <= 0.0 || branch.parameters.vector[QOP].abs() > 20.0 {
@@ -446,14 +460,13 @@ impl Ckf {
                         let z = free[2] + free[5] * s;
                         z >= z_min - 20.0 && z <= z_max + 20.0
                     }),
-                LayerShape::Endcap { z, r_min, r_max } => self
-                    .propagator
-                    .cross_z(&free, z, s_lo, s_hi)
-                    .filter(|&s| {
+                LayerShape::Endcap { z, r_min, r_max } => {
+                    self.propagator.cross_z(&free, z, s_lo, s_hi).filter(|&s| {
                         let p = self.propagator.advance(&free, s);
                         let r = p[0].hypot(p[1]);
                         r >= r_min - 20.0 && r <= r_max + 20.0
-                    }),
+                    })
+                }
             };
             if let Some(s) = crossing {
                 next = Some((s, index));

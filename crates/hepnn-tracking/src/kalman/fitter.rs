@@ -83,8 +83,9 @@ pub fn chi2(predicted: &TrackParameters, measurement: &Measurement) -> f64 {
         c[(1, 0)],
         c[(1, 1)] + measurement.variance[1],
     );
-    s.try_inverse()
-        .map_or(f64::INFINITY, |inverse| (r.transpose() * inverse * r)[(0, 0)])
+    s.try_inverse().map_or(f64::INFINITY, |inverse| {
+        (r.transpose() * inverse * r)[(0, 0)]
+    })
 }
 
 /// The Kalman update of predicted parameters with a measurement on their module: the filtered
@@ -122,8 +123,7 @@ pub fn update(
 /// arc length from `p1` to `p3` gives cot θ. Collinear points give a straight line (q/p = 0).
 pub fn estimate_from_triplet(p1: [f64; 3], p2: [f64; 3], p3: [f64; 3], bz: f64) -> FreeVector {
     let chord13 = (p3[0] - p1[0]).hypot(p3[1] - p1[1]);
-    let (phi, arc, qop_t) = match circle_through([p1[0], p1[1]], [p2[0], p2[1]], [p3[0], p3[1]])
-    {
+    let (phi, arc, qop_t) = match circle_through([p1[0], p1[1]], [p2[0], p2[1]], [p3[0], p3[1]]) {
         Some((centre, radius, orientation)) if radius < 1e8 => {
             let (rx, ry) = (p1[0] - centre[0], p1[1] - centre[1]);
             // Clockwise (orientation +1): tangent (ry, −rx); anticlockwise (−ry, rx).
@@ -136,7 +136,11 @@ pub fn estimate_from_triplet(p1: [f64; 3], p2: [f64; 3], p3: [f64; 3], bz: f64) 
         }
         _ => ((p3[1] - p1[1]).atan2(p3[0] - p1[0]), chord13, 0.0),
     };
-    let cot_theta = if arc > 0.0 { (p3[2] - p1[2]) / arc } else { 0.0 };
+    let cot_theta = if arc > 0.0 {
+        (p3[2] - p1[2]) / arc
+    } else {
+        0.0
+    };
     let theta = 1.0f64.atan2(cot_theta);
     let t = super::parameters::direction(phi, theta);
     // q/p = (q/pT) · sin θ.
@@ -287,6 +291,13 @@ impl KalmanFitter {
             .ok_or_else(|| KalmanError::FitFailed {
                 reason: "the perigee is not reached from the first hit".into(),
             })?;
+        let finite = perigee.vector.iter().all(|x| x.is_finite())
+            && perigee.covariance.iter().all(|x| x.is_finite());
+        if !finite {
+            return Err(KalmanError::FitFailed {
+                reason: "the perigee parameters are not finite".into(),
+            });
+        }
         Ok(FitResult {
             perigee,
             chi2: chi2_sum,
@@ -316,10 +327,14 @@ fn smooth(steps: &[Step]) -> Result<Vec<TrackParameters>> {
         vector[2] = super::parameters::wrap_phi(vector[2]);
         let covariance = filtered.covariance
             + gain * (smoothed[k + 1].covariance - next.predicted.covariance) * gain.transpose();
-        smoothed[k] = TrackParameters {
-            vector,
-            covariance: 0.5 * (covariance + covariance.transpose()),
+        // Cˢ − C̃ loses precision when the track is measured far better than the prior (a
+        // stiff forward track's θ): a non-positive variance falls back to the filtered one.
+        let covariance = if (0..5).all(|i| covariance[(i, i)] > 0.0) {
+            0.5 * (covariance + covariance.transpose())
+        } else {
+            filtered.covariance
         };
+        smoothed[k] = TrackParameters { vector, covariance };
     }
     Ok(smoothed)
 }
@@ -342,7 +357,10 @@ mod tests {
             let estimate = estimate_from_triplet(p(40.0), p(90.0), p(150.0), 2.0);
             let at = propagator.advance(&start, 40.0);
             for i in 0..7 {
-                assert!((estimate[i] - at[i]).abs() < 1e-6, "{i}: {estimate} vs {at}");
+                assert!(
+                    (estimate[i] - at[i]).abs() < 1e-6,
+                    "{i}: {estimate} vs {at}"
+                );
             }
         }
     }

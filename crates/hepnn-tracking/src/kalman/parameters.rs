@@ -42,7 +42,11 @@ pub const QOP: usize = 4;
 pub fn wrap_phi(phi: f64) -> f64 {
     use std::f64::consts::{PI, TAU};
     let wrapped = (phi + PI).rem_euclid(TAU) - PI;
-    if wrapped <= -PI { wrapped + TAU } else { wrapped }
+    if wrapped <= -PI {
+        wrapped + TAU
+    } else {
+        wrapped
+    }
 }
 
 /// `a − b` for two bound vectors, with the φ difference wrapped into (−π, π].
@@ -108,10 +112,7 @@ fn fill_angle_rows(jacobian: &mut FreeToBoundMatrix, free: &FreeVector) {
 }
 
 fn angles(free: &FreeVector) -> (f64, f64) {
-    (
-        free[4].atan2(free[3]),
-        free[5].clamp(-1.0, 1.0).acos(),
-    )
+    (free[4].atan2(free[3]), free[5].clamp(-1.0, 1.0).acos())
 }
 
 impl ReferenceSurface for Surface {
@@ -148,9 +149,7 @@ impl ReferenceSurface for Surface {
     }
 
     fn constraint(&self, free: &FreeVector) -> f64 {
-        (0..3)
-            .map(|i| (free[i] - self.centre[i]) * self.w[i])
-            .sum()
+        (0..3).map(|i| (free[i] - self.centre[i]) * self.w[i]).sum()
     }
 
     fn constraint_gradient(&self, _free: &FreeVector) -> SMatrix<f64, 1, 7> {

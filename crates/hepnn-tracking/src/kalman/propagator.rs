@@ -43,7 +43,10 @@ fn helix_terms(omega: f64, s: f64) -> ([f64; 2], [f64; 2]) {
     if x.abs() < 1e-3 {
         let x2 = x * x;
         (
-            [s * (1.0 - x2 / 6.0 + x2 * x2 / 120.0), s * (x / 2.0 - x * x2 / 24.0)],
+            [
+                s * (1.0 - x2 / 6.0 + x2 * x2 / 120.0),
+                s * (x / 2.0 - x * x2 / 24.0),
+            ],
             [
                 s * s * (-x / 3.0 + x * x2 / 30.0),
                 s * s * (0.5 - x2 / 8.0 + x2 * x2 / 144.0),
@@ -253,7 +256,13 @@ impl Propagator {
     }
 
     /// Smallest path s in (s_lo, s_hi] where the transverse radius is `radius`.
-    pub fn cross_cylinder(&self, free: &FreeVector, radius: f64, s_lo: f64, s_hi: f64) -> Option<f64> {
+    pub fn cross_cylinder(
+        &self,
+        free: &FreeVector,
+        radius: f64,
+        s_lo: f64,
+        s_hi: f64,
+    ) -> Option<f64> {
         let omega = self.omega(free[6]);
         let (x0, y0, tx, ty) = (free[0], free[1], free[3], free[4]);
         let t2 = tx * tx + ty * ty;
@@ -357,8 +366,14 @@ mod tests {
                 let mut minus = parameters;
                 plus.vector[k] += steps[k];
                 minus.vector[k] -= steps[k];
-                let p = propagator.propagate(&plus, &Perigee, surface, 1e4).unwrap().0;
-                let m = propagator.propagate(&minus, &Perigee, surface, 1e4).unwrap().0;
+                let p = propagator
+                    .propagate(&plus, &Perigee, surface, 1e4)
+                    .unwrap()
+                    .0;
+                let m = propagator
+                    .propagate(&minus, &Perigee, surface, 1e4)
+                    .unwrap()
+                    .0;
                 for i in 0..5 {
                     let numeric = (p.vector[i] - m.vector[i]) / (2.0 * steps[k]);
                     let analytic = jacobian[(i, k)];
@@ -369,7 +384,8 @@ mod tests {
                 }
             }
             // And back to the perigee: the round trip returns the start.
-            let (back, back_jacobian, s) = propagator.propagate(&end, surface, &Perigee, 1e4).unwrap();
+            let (back, back_jacobian, s) =
+                propagator.propagate(&end, surface, &Perigee, 1e4).unwrap();
             assert!(s < 0.0);
             assert!((back.vector - start).norm() < 1e-8, "{back:?}");
             assert!((back_jacobian * jacobian - BoundMatrix::identity()).norm() < 1e-6);

@@ -237,11 +237,14 @@ impl SeedFinder {
                     });
                 }
                 let mut found: Vec<Seed> = Vec::new();
+                // Tops sorted by cot θ: each bottom looks at the tops within its tolerance.
+                tops.sort_by(|a, b| a.1.total_cmp(&b.1));
                 for &(b, cot_b, z0) in &bottoms {
                     let tolerance = c.theta_tolerance * (1.0 + cot_b * cot_b);
-                    for &(t, cot_t) in &tops {
-                        if (cot_b - cot_t).abs() > tolerance {
-                            continue;
+                    let first = tops.partition_point(|t| t.1 < cot_b - tolerance);
+                    for &(t, cot_t) in &tops[first..] {
+                        if cot_t > cot_b + tolerance {
+                            break;
                         }
                         let Some((centre, radius, _)) =
                             circle_through([b.x, b.y], [m.x, m.y], [t.x, t.y])
@@ -294,7 +297,12 @@ fn for_window(points: &[SpacePoint], phi: f64, window: f64, mut visit: impl FnMu
 
 /// Extent (r_min, r_max, z_min, z_max) of a layer's space points.
 fn extent(points: &[SpacePoint]) -> [f64; 4] {
-    let mut e = [f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY];
+    let mut e = [
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
     for p in points {
         e[0] = e[0].min(p.r);
         e[1] = e[1].max(p.r);
