@@ -371,9 +371,14 @@ fn ckf_measurement_at_mu_50_and_200() {
             all.len() - pulls.len()
         );
     }
-    let ckf = Ckf::new(geometry, ckf_config()).expect("valid settings");
-    for pileup in [50.0, 200.0] {
-        let events = if pileup < 100.0 { 3 } else { 2 };
+    // (pile-up, events, min_hits): the default, then the μ = 200 trade-off in min_hits.
+    let runs = [(50.0, 3, 4), (200.0, 2, 4), (200.0, 1, 3), (200.0, 1, 5)];
+    for (pileup, events, min_hits) in runs {
+        let config = CkfConfig {
+            min_hits,
+            ..ckf_config()
+        };
+        let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
         for seed in 0..events {
             let particles = generate(
                 &GeneratorConfig {
@@ -393,34 +398,50 @@ fn ckf_measurement_at_mu_50_and_200() {
             let (metrics, ms, _) = measure(&ckf, &event);
             let truth = TrackTruth::from_event(&event).expect("truth");
             let output = ckf.find(&event).expect("valid event");
-            // Efficiency for primaries only (vertex within 1 mm of the beam line).
+            let matches = hepnn_tracking::metrics::match_candidates(&output.candidates(), &truth)
+                .expect("candidates index the event");
+            let matched: std::collections::HashSet<u64> = matches
+                .iter()
+                .filter(|m| m.matched)
+                .filter_map(|m| m.majority_particle)
+                .collect();
+            // Efficiency of sub-samples: primaries (vertex within 1 mm of the beam line), and
+            // particles with ≥ 5 hits.
             let primaries: std::collections::HashSet<u64> = event
                 .particles
                 .iter()
                 .filter(|p| p.vertex_r() < 1.0)
                 .map(|p| p.particle_id.0)
                 .collect();
-            let matches = hepnn_tracking::metrics::match_candidates(&output.candidates(), &truth)
-                .expect("ok");
-            let matched: std::collections::HashSet<u64> = matches
-                .iter()
-                .filter(|m| m.matched)
-                .filter_map(|m| m.majority_particle)
-                .collect();
+            let efficiency = |ids: &[u64]| {
+                let found = ids.iter().filter(|id| matched.contains(id)).count();
+                format!(
+                    "{:.4} ({found}/{})",
+                    found as f64 / ids.len() as f64,
+                    ids.len()
+                )
+            };
             let selected = truth.reconstructable(&ParticleSelection::default());
-            let prim: Vec<&u64> = selected
+            let prim: Vec<u64> = selected
                 .iter()
+                .copied()
                 .filter(|id| primaries.contains(id))
                 .collect();
-            let prim_eff =
-                prim.iter().filter(|id| matched.contains(id)).count() as f64 / prim.len() as f64;
+            let five = truth.reconstructable(&ParticleSelection {
+                min_hits: 5,
+                ..ParticleSelection::default()
+            });
+            let five_prim: Vec<u64> = five
+                .iter()
+                .copied()
+                .filter(|id| primaries.contains(id))
+                .collect();
             println!(
-                "μ = {pileup}, event {seed}: eff(pT>1, ≥3 hits) {:.4} ({}/{}), primaries {:.4} ({}), fake {:.4}, duplicate {:.4}, {} candidates, {ms:.0} ms",
-                metrics.efficiency,
-                metrics.matched_reconstructable,
-                metrics.reconstructable,
-                prim_eff,
-                prim.len(),
+                "μ = {pileup}, event {seed}, min_hits {min_hits}: eff(pT>1, ≥3 hits) {}, primaries {}, ≥5 hits {}, ≥5 hits primaries {}; fake {:.4}, duplicate {:.4}, {} candidates, {ms:.0} ms",
+                efficiency(&selected),
+                efficiency(&prim),
+                efficiency(&five),
+                efficiency(&five_prim),
                 metrics.fake_rate,
                 metrics.duplicate_rate,
                 metrics.candidates
@@ -435,7 +456,7 @@ fn ckf_diag() {
     let geometry = TrackingGeometry::new(Detector::trackml_default());
     let particles = generate(
         &GeneratorConfig {
-            pileup: 50.0,
+            pileup: std::env::var("MU").map_or(50.0, |v| v.parse().unwrap()),
             ..GeneratorConfig::default()
         },
         100,
@@ -453,7 +474,7 @@ fn ckf_diag() {
         .unwrap()
         .find(&geometry, &measurements);
     let config = CkfConfig {
-        min_hits: std::env::var("MIN_HITS").map_or(5, |v| v.parse().unwrap()),
+        min_hits: std::env::var("MIN_HITS").map_or(4, |v| v.parse().unwrap()),
         ..ckf_config()
     };
     let ckf = Ckf::new(geometry, config).expect("valid settings");
