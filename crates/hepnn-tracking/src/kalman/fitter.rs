@@ -243,6 +243,43 @@ impl KalmanFitter {
         })
     }
 
+    /// Fits track candidates of any origin (GNN track building, the CKF) of `event`: each
+    /// candidate's hits are ordered by distance from the origin ([`order_hits`]) and fitted; a
+    /// candidate with fewer than 3 hits or a failed fit gives `None`.
+    ///
+    /// # Errors
+    /// As [`EventMeasurements::new`] (an empty event, a hit on an unknown module), and
+    /// [`KalmanError::BadHits`] for a candidate naming a hit the event does not have.
+    pub fn fit_candidates(
+        &self,
+        geometry: &TrackingGeometry,
+        event: &hepnn_core::Event,
+        candidates: &[crate::building::TrackCandidate],
+    ) -> Result<Vec<Option<FitResult>>> {
+        use rayon::prelude::*;
+        let measurements = EventMeasurements::new(geometry, event)?;
+        if let Some((index, hit)) = candidates.iter().enumerate().find_map(|(i, c)| {
+            c.hits
+                .iter()
+                .find(|&&h| h >= event.hits.len())
+                .map(|&h| (i, h))
+        }) {
+            return Err(KalmanError::BadHits {
+                reason: format!(
+                    "candidate {index} names hit {hit}, but the event has {} hits",
+                    event.hits.len()
+                ),
+            });
+        }
+        Ok(candidates
+            .par_iter()
+            .map(|candidate| {
+                let hits = order_hits(&measurements, &candidate.hits);
+                self.fit(geometry, &measurements, &hits).ok()
+            })
+            .collect())
+    }
+
     /// One pass: filter from `start` (on the first hit's module), smooth, go to the perigee.
     pub fn fit_from(
         &self,

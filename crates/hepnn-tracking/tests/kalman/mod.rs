@@ -271,6 +271,51 @@ fn ckf_finds_the_tracks_of_a_low_pileup_event() {
 }
 
 #[test]
+fn gnn_style_candidates_get_track_parameters() {
+    // Truth candidates in the event's hit order (as track building gives them, unordered).
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let particles = single_tracks(50, 1.0, 10.0, 8);
+    let event = simulate_event(&geometry.detector, &no_noise(), 1, &particles, 8);
+    let mut tracks: Vec<(u64, Vec<usize>)> = truth_tracks(&event).into_iter().collect();
+    tracks.sort();
+    let candidates: Vec<hepnn_tracking::building::TrackCandidate> = tracks
+        .iter()
+        .map(|(_, hits)| {
+            let mut hits = hits.clone();
+            hits.sort_unstable();
+            hepnn_tracking::building::TrackCandidate { hits }
+        })
+        .collect();
+    let fits = KalmanFitter::default()
+        .fit_candidates(&geometry, &event, &candidates)
+        .expect("valid candidates");
+    let by_id: HashMap<u64, &Particle> = particles.iter().map(|p| (p.particle_id.0, p)).collect();
+    let mut good = 0;
+    for ((id, hits), fit) in tracks.iter().zip(&fits) {
+        if hits.len() < 5 {
+            continue;
+        }
+        let fit = fit.as_ref().expect("a track with ≥ 5 hits fits");
+        let pt = by_id[id].pt();
+        if (fit.perigee.pt() / pt - 1.0).abs() < 0.05 && fit.chi2 / (fit.ndf as f64) < 5.0 {
+            good += 1;
+        }
+    }
+    let fitted = tracks.iter().filter(|(_, h)| h.len() >= 5).count();
+    assert!(
+        good * 100 >= fitted * 95,
+        "{good} of {fitted} within 5% in pT"
+    );
+    let bad = [hepnn_tracking::building::TrackCandidate {
+        hits: vec![0, event.hits.len()],
+    }];
+    let error = KalmanFitter::default()
+        .fit_candidates(&geometry, &event, &bad)
+        .unwrap_err();
+    assert!(error.to_string().contains("candidate 0"), "{error}");
+}
+
+#[test]
 fn bad_input_gives_clear_errors() {
     let geometry = TrackingGeometry::new(Detector::trackml_default());
     let empty = Event::default();
