@@ -495,8 +495,10 @@ fn ckf_measurement_at_mu_50_and_200() {
     }
 }
 
+/// Lists the reconstructable particles the CKF misses, with their hit layers and seed count:
+/// `MU=200 SEED=100 MIN_HITS=4 D0_MAX=1 cargo test --release -p hepnn-tracking --test tests ckf_diag -- --ignored --nocapture`.
 #[test]
-#[ignore = "diagnostic"]
+#[ignore = "diagnostic listing"]
 fn ckf_diag() {
     let geometry = TrackingGeometry::new(Detector::trackml_default());
     let particles = generate(
@@ -515,11 +517,24 @@ fn ckf_diag() {
         100,
     );
     let measurements = EventMeasurements::new(&geometry, &event).unwrap();
-    let seeds = hepnn_tracking::kalman::SeedFinder::new(Default::default())
-        .unwrap()
-        .find(&geometry, &measurements);
+    let seeding = hepnn_tracking::kalman::SeedFinderConfig {
+        d0_max: std::env::var("D0_MAX").map_or(1.0, |v| v.parse().unwrap()),
+        ..Default::default()
+    };
+    let finder = hepnn_tracking::kalman::SeedFinder::new(seeding.clone()).unwrap();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let seeds = finder.find(&geometry, &measurements);
+        println!(
+            "seeding {} in {:.0} ms",
+            seeds.len(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let seeds = finder.find(&geometry, &measurements);
     let config = CkfConfig {
         min_hits: std::env::var("MIN_HITS").map_or(4, |v| v.parse().unwrap()),
+        seeding,
         ..ckf_config()
     };
     let ckf = Ckf::new(geometry, config).expect("valid settings");
