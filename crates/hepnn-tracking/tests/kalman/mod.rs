@@ -366,12 +366,14 @@ fn bad_input_gives_clear_errors() {
 }
 
 /// μ = 50 and 200: efficiency, fake and duplicate rates, ms per stage; the pT resolution vs pT
-/// plot goes to `$HEPNN_KALMAN_OUT` (default `target/kalman`).
+/// plot goes to `$HEPNN_KALMAN_OUT` (relative to the workspace root; default `target/kalman`).
 #[test]
 #[ignore = "measurement for docs/results.md, a few minutes"]
 fn ckf_measurement_at_mu_50_and_200() {
-    let out = std::env::var("HEPNN_KALMAN_OUT").unwrap_or_else(|_| "target/kalman".into());
-    let out = std::path::PathBuf::from(out);
+    // Relative to the workspace root (tests run in the crate's folder).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out =
+        root.join(std::env::var("HEPNN_KALMAN_OUT").unwrap_or_else(|_| "target/kalman".into()));
     std::fs::create_dir_all(&out).expect("output folder");
     let geometry = TrackingGeometry::new(Detector::trackml_default());
     // pT resolution vs pT from single tracks.
