@@ -626,3 +626,64 @@ impl Step {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kalman::parameters::{BoundMatrix, BoundVector};
+    use hepnn_sim::tracker::Detector;
+
+    fn track(hits: &[usize], chi2: f64) -> Branch {
+        Branch {
+            parameters: TrackParameters {
+                vector: BoundVector::zeros(),
+                covariance: BoundMatrix::identity(),
+            },
+            surface: None,
+            hits: hits.to_vec(),
+            chi2,
+            consecutive_holes: 0,
+            last_layer: 0,
+            min_path: 0.0,
+            turned: 0.0,
+            hit_in_layer: false,
+        }
+    }
+
+    #[test]
+    fn shared_hits_go_to_the_better_track() {
+        let ckf = Ckf::new(
+            TrackingGeometry::new(Detector::trackml_default()),
+            CkfConfig {
+                min_hits: 4,
+                max_shared_hits: 2,
+                ..CkfConfig::default()
+            },
+        )
+        .expect("valid settings");
+        let kept = ckf.resolve_shared_hits(
+            vec![
+                // Shares 3 hits with the best track: dropped.
+                track(&[0, 1, 2, 20, 21], 3.0),
+                // The best: most hits.
+                track(&[0, 1, 2, 3, 4, 5], 4.0),
+                // Shares hit 5: keeps its 4 others.
+                track(&[5, 10, 11, 12, 13], 2.0),
+                // Shares 2 hits and would keep 3 < min_hits: dropped.
+                track(&[3, 4, 30, 31, 32], 1.0),
+                // Two copies of one track (a duplicate): one is kept, the other loses all its hits.
+                track(&[40, 41, 42, 43], 9.0),
+                track(&[40, 41, 42, 43], 1.0),
+            ],
+            50,
+        );
+        assert_eq!(
+            kept,
+            vec![
+                vec![0, 1, 2, 3, 4, 5],
+                vec![10, 11, 12, 13],
+                vec![40, 41, 42, 43],
+            ]
+        );
+    }
+}
