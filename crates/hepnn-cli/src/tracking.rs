@@ -32,8 +32,8 @@ use hepnn_tracking::metrics::{
     track_metrics,
 };
 use hepnn_tracking::pipeline::{
-    GnnStage, ModuleMapStage, Pipeline, Stage, TrackFinder, TrackingConfig, files, load_pipeline,
-    save_classifier,
+    CkfFinder, GnnStage, ModuleMapStage, Pipeline, Stage, TrackFinder, TrackingConfig, files,
+    load_pipeline, save_classifier,
 };
 use rayon::prelude::*;
 
@@ -64,9 +64,13 @@ pub struct ReconstructOptions {
     /// Only these event prefixes of --events (comma-separated, e.g. event000000001).
     #[arg(long)]
     pub only: Option<String>,
-    /// Stop after this stage: graph, classification or building.
+    /// Stop after this stage: graph, classification or building (GNN chain only).
     #[arg(long, default_value = "building")]
     pub stop_after: String,
+    /// Track finder: gnn (the model's chain), ckf (the classical seeding + combinatorial Kalman
+    /// filter baseline), or both (evaluate only: the two on identical events, side by side).
+    #[arg(long, default_value = "gnn")]
+    pub method: String,
 }
 
 /// The events of a config, simulated with the built-in generator (⟨μ⟩ from the config) and the
@@ -417,6 +421,25 @@ fn timing_summary(summary: &mut Summary, done: &[Done]) {
 /// (`event_id,hit_id,track_id`) and `OUT/summary.json` (timings per stage).
 pub fn reconstruct(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
     prepare_out(&common.out)?;
+    match o.method.as_str() {
+        "gnn" => {}
+        "ckf" => {
+            let config = config_of_model(&o.model)?;
+            let finder = CkfFinder::trackml_default()?;
+            let done = run_finder(&finder, input_events(o, &config)?)?;
+            let mut summary = Summary::new();
+            summary.set("method", "ckf");
+            summary.set("events", done.len());
+            timing_summary(&mut summary, &done);
+            let tracks: usize = done.iter().map(|d| d.tracks.len()).sum();
+            summary.set("tracks_per_event", tracks as f64 / done.len().max(1) as f64);
+            write_submission(&common.out.join("submission.csv"), &done)?;
+            summary.set("submission", "submission.csv");
+            summary.report(&common.out, "Tracking: reconstruction (CKF)")?;
+            return Ok(summary);
+        }
+        other => bail!("--method {other}: expected gnn or ckf"),
+    }
     let device = crate::device::parse(&common.device)?;
     let (config, pipeline) = open_model(&o.model, &common.out, &device)?;
     let stop = parse_stage(&o.stop_after)?;
@@ -687,10 +710,101 @@ pub fn event_display(out: &Path, event: &Event, tracks: &[TrackCandidate]) -> an
 /// `edge_purity`, `seconds_per_event_*`), the efficiency plots and an event display.
 pub fn evaluate(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
     prepare_out(&common.out)?;
+    match o.method.as_str() {
+        "gnn" => {
+            let device = crate::device::parse(&common.device)?;
+            let (config, pipeline) = open_model(&o.model, &common.out, &device)?;
+            let events = input_events(o, &config)?;
+            evaluate_with(common, &config, &pipeline, events, "hepnn GNN")
+        }
+        "ckf" => {
+            let config = config_of_model(&o.model)?;
+            let events = input_events(o, &config)?;
+            evaluate_with(
+                common,
+                &config,
+                &CkfFinder::trackml_default()?,
+                events,
+                "CKF",
+            )
+        }
+        "both" => compare(common, o),
+        other => bail!("--method {other}: expected gnn, ckf or both"),
+    }
+}
+
+/// The config of a model folder, or the defaults where there is none (the CKF needs no model).
+fn config_of_model(dir: &Path) -> anyhow::Result<TrackingConfig> {
+    let path = dir.join(files::CONFIG);
+    if path.exists() {
+        Ok(TrackingConfig::load(&path)?)
+    } else {
+        Ok(TrackingConfig::default())
+    }
+}
+
+/// GNN chain and CKF on identical events: `summary.json` with `gnn_*` and `ckf_*` figures,
+/// `comparison.md` (a table), and both curves on `efficiency_vs_pt.png` / `_eta.png`.
+fn compare(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
     let device = crate::device::parse(&common.device)?;
     let (config, pipeline) = open_model(&o.model, &common.out, &device)?;
     let events = input_events(o, &config)?;
-    evaluate_with(common, &config, &pipeline, events, "hepnn GNN")
+    let gnn_done = run_finder(&pipeline, events.clone())?;
+    let gnn = figures(&gnn_done, &config)?;
+    let ckf_done = run_finder(&CkfFinder::trackml_default()?, events)?;
+    let ckf = figures(&ckf_done, &config)?;
+    let mut summary = Summary::new();
+    summary.extend_prefixed("gnn_", &gnn.summary);
+    summary.extend_prefixed("ckf_", &ckf.summary);
+    let points = |bins: &[EfficiencyBin], log: bool| -> Vec<(f64, f64)> {
+        bins.iter()
+            .filter_map(|b| {
+                let c = if log {
+                    (b.low * b.high).sqrt()
+                } else {
+                    0.5 * (b.low + b.high)
+                };
+                b.efficiency.map(|e| (c, e))
+            })
+            .collect()
+    };
+    LinePlot::new(
+        "Track efficiency vs pT, identical events",
+        "pT (GeV), bin centre",
+        "efficiency",
+    )
+    .with(Series::markers(
+        "GNN (module map + IN + CC/walk)",
+        points(&gnn.vs_pt, true),
+    ))
+    .with(Series::markers(
+        "CKF (seeds + Kalman filter)",
+        points(&ckf.vs_pt, true),
+    ))
+    .save_png(&common.out.join("efficiency_vs_pt.png"))?;
+    LinePlot::new(
+        "Track efficiency vs η (pT > 1 GeV), identical events",
+        "η",
+        "efficiency",
+    )
+    .with(Series::markers("GNN", points(&gnn.vs_eta, false)))
+    .with(Series::markers("CKF", points(&ckf.vs_eta, false)))
+    .save_png(&common.out.join("efficiency_vs_eta.png"))?;
+    let mut md = String::from("| figure | GNN | CKF |\n|---|---:|---:|\n");
+    for key in [
+        "track_efficiency",
+        "fake_rate",
+        "duplicate_rate",
+        "trackml_score",
+        "track_candidates",
+        "seconds_per_event",
+    ] {
+        let v = |s: &Summary| s.get(key).map_or_else(|| "—".into(), |v| v.to_string());
+        writeln!(md, "| {key} | {} | {} |", v(&gnn.summary), v(&ckf.summary))?;
+    }
+    hepnn_nn::plot::atomic_write(&common.out.join("comparison.md"), md.as_bytes())?;
+    summary.report(&common.out, "Tracking: GNN vs CKF on identical events")?;
+    Ok(summary)
 }
 
 /// [`evaluate`] with a pipeline and events in hand.

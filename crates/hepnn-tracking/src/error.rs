@@ -78,4 +78,7 @@ pub enum TrackingError {
         /// What the TOML parser found (line, column, the unknown or missing field).
         source: Box<toml::de::Error>,
     },
+    /// The classical Kalman-filter track finder failed.
+    #[error(transparent)]
+    Kalman(#[from] crate::kalman::KalmanError),
 }

@@ -14,6 +14,7 @@ pub mod exatrkx;
 pub mod features;
 pub mod gnn;
 pub mod graph;
+pub mod kalman;
 pub mod metrics;
 pub mod pipeline;
 

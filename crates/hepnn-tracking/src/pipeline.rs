@@ -268,6 +268,49 @@ fn building_error(e: crate::building::BuildingError) -> TrackingError {
     }
 }
 
+/// The classical baseline as a [`TrackFinder`]: seeding → combinatorial Kalman filter → fit
+/// ([`crate::kalman`]), timed per stage like the GNN chain.
+pub struct CkfFinder {
+    /// The configured finder.
+    pub ckf: crate::kalman::Ckf,
+}
+
+impl CkfFinder {
+    /// The CKF with its default settings on the built-in TrackML detector.
+    ///
+    /// # Errors
+    /// [`TrackingError::Kalman`] for an invalid default configuration (a defect).
+    pub fn trackml_default() -> Result<Self, TrackingError> {
+        let geometry = crate::kalman::TrackingGeometry::new(
+            hepnn_sim::tracker::geometry::Detector::trackml_default(),
+        );
+        Ok(Self {
+            ckf: crate::kalman::Ckf::new(geometry, crate::kalman::CkfConfig::default())?,
+        })
+    }
+}
+
+impl TrackFinder for CkfFinder {
+    fn method(&self) -> &'static str {
+        "ckf"
+    }
+
+    fn find(&self, event: &Event) -> Result<Reconstruction, TrackingError> {
+        let output = self.ckf.find(event)?;
+        let s = &output.summary;
+        Ok(Reconstruction {
+            graph: None,
+            scores: None,
+            tracks: output.candidates(),
+            seconds: vec![
+                ("ckf_seeding", s.seeding_ms / 1e3),
+                ("ckf_finding", s.finding_ms / 1e3),
+                ("ckf_fit", s.fit_ms / 1e3),
+            ],
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configuration
 // ---------------------------------------------------------------------------------------------

@@ -777,3 +777,5 @@ mod building {
         assert!(walk_bad.efficiency > cc_bad.efficiency);
     }
 }
+
+mod kalman;
