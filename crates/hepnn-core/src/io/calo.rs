@@ -158,9 +158,8 @@ impl CaloBinning {
                     let id: usize = id_text.trim().parse().map_err(|_| {
                         binning_error(path, format!("layer id `{id_text}` is not an integer"))
                     })?;
-                    let edges_text = attribute(tag, "r_edges").ok_or_else(|| {
-                        binning_error(path, format!("layer {id}: no `r_edges`"))
-                    })?;
+                    let edges_text = attribute(tag, "r_edges")
+                        .ok_or_else(|| binning_error(path, format!("layer {id}: no `r_edges`")))?;
                     let r_edges_mm = edges_text
                         .split(',')
                         .map(|e| e.trim().parse::<f64>())
@@ -237,7 +236,10 @@ impl CaloBinning {
     /// When a bin is out of range.
     pub fn voxel_index(&self, layer: usize, alpha_bin: usize, r_bin: usize) -> usize {
         let l = &self.layers[layer];
-        assert!(alpha_bin < l.n_alpha && r_bin < l.n_radial(), "bin out of range");
+        assert!(
+            alpha_bin < l.n_alpha && r_bin < l.n_radial(),
+            "bin out of range"
+        );
         let offset: usize = self.layers[..layer]
             .iter()
             .map(BinningLayer::n_voxels)
@@ -399,7 +401,11 @@ fn read_array(
         .ok_or_else(|| npz_error(path, name, "missing from the archive".into()))?;
     let shape = file.shape().to_vec();
     if file.order() != npyz::Order::C && shape.iter().filter(|&&d| d > 1).count() > 1 {
-        return Err(npz_error(path, name, "Fortran order is not supported".into()));
+        return Err(npz_error(
+            path,
+            name,
+            "Fortran order is not supported".into(),
+        ));
     }
     let dtype = file.dtype().descr();
     let values = match dtype.trim_matches('\'') {
