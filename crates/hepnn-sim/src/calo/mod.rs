@@ -89,7 +89,7 @@ impl CaloSimConfig {
                 format!("{} must be > 0", self.photon_cut_mev),
             );
         }
-        if !(self.max_radius_mm > 0.0) {
+        if !(self.max_radius_mm > 0.0 && self.max_radius_mm.is_finite()) {
             return bad(
                 "max_radius_mm",
                 format!("{} must be > 0", self.max_radius_mm),

@@ -77,7 +77,7 @@ impl ShowerTally {
         let r = (x * x + y * y).sqrt();
         let radial = ((r / RADIAL_PROFILE_BIN_MM) as usize).min(self.radial_silicon_mev.len() - 1);
         self.radial_total_mev[radial] += energy_mev;
-        if slab % 2 == 0 {
+        if slab.is_multiple_of(2) {
             self.absorber_mev += energy_mev;
             return;
         }
