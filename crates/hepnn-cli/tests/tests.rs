@@ -628,6 +628,27 @@ fn simulate_calo_writes_challenge_showers_that_read_back() {
     for f in ["longitudinal_profile.png", "radial_profile.png"] {
         assert!(dir.path().join(f).exists(), "{f} missing");
     }
+    // The challenge's own binning file is accepted (when the shared data is present).
+    if let Some(data) = data_dir() {
+        let xml = data.join("calochallenge/binning_dataset_2.xml");
+        let out = hepnn(&[
+            "simulate",
+            "calo",
+            "--energy",
+            "fixed:1",
+            "--showers",
+            "1",
+            "--binning",
+            xml.to_str().unwrap(),
+            "--out",
+            dir.path().join("xml").to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // Bad input: a clear message and exit code 2.
     let bad = hepnn(&[
         "simulate",
@@ -637,6 +658,6 @@ fn simulate_calo_writes_challenge_showers_that_read_back() {
         "--out",
         dir.path().to_str().unwrap(),
     ]);
-    assert!(!bad.status.success());
+    assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("reversed"));
 }
