@@ -2,6 +2,7 @@
 //! contract (`--seed`, `--out DIR`, a table on stdout, `DIR/summary.json`).
 #![warn(missing_docs)]
 
+pub mod calo;
 pub mod course;
 pub mod demo;
 pub mod device;
@@ -110,6 +111,14 @@ pub enum SimulateWhat {
         common: Common,
         #[command(flatten)]
         options: neutrino::SimulateNeutrinoOptions,
+    },
+    /// e−/γ showers of the reference Monte Carlo in the CaloChallenge dataset-2 W/Si
+    /// calorimeter (showers.npz in the challenge layout, profiles).
+    Calo {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: calo::SimulateCaloOptions,
     },
 }
 
@@ -248,6 +257,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             what: Some(SimulateWhat::Neutrino { common, options }),
             ..
         } => neutrino::simulate(&common, &options).map(|_| ()),
+        Command::Simulate {
+            what: Some(SimulateWhat::Calo { common, options }),
+            ..
+        } => calo::simulate(&common, &options).map(|_| ()),
         Command::Simulate {
             what: None,
             common,

@@ -591,3 +591,73 @@ fn edge_filters_example_writes_its_images() {
         assert!(dir.path().join(name).is_file(), "{name}");
     }
 }
+
+#[test]
+fn simulate_calo_writes_challenge_showers_that_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&[
+        "simulate",
+        "calo",
+        "--particle",
+        "e-",
+        "--energy",
+        "log-uniform:1:20",
+        "--showers",
+        "6",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    let showers =
+        hepnn_core::io::calo::read_showers_npz(dir.path().join("showers.npz")).expect("reads back");
+    assert_eq!((showers.len(), showers.voxels), (6, 6480));
+    for i in 0..6 {
+        let e = f64::from(showers.incident_energies_mev[i]);
+        assert!((1000.0..=20_000.0).contains(&e), "{e}");
+        let deposit: f64 = showers.shower(i).iter().map(|&v| f64::from(v)).sum();
+        assert!(deposit > 0.02 * e && deposit < 0.04 * e, "{deposit} of {e}");
+    }
+    let fraction = num(&s, "mean_silicon_over_incident");
+    assert!(fraction > 0.025 && fraction < 0.036, "{s}");
+    assert!(num(&s, "showers_per_second") > 0.0);
+    for f in ["longitudinal_profile.png", "radial_profile.png"] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+    // The challenge's own binning file is accepted (when the shared data is present).
+    if let Some(data) = data_dir() {
+        let xml = data.join("calochallenge/binning_dataset_2.xml");
+        let out = hepnn(&[
+            "simulate",
+            "calo",
+            "--energy",
+            "fixed:1",
+            "--showers",
+            "1",
+            "--binning",
+            xml.to_str().unwrap(),
+            "--out",
+            dir.path().join("xml").to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Bad input: a clear message and exit code 2.
+    let bad = hepnn(&[
+        "simulate",
+        "calo",
+        "--energy",
+        "log-uniform:5:1",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("reversed"));
+}

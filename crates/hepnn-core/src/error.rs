@@ -119,6 +119,15 @@ pub enum CoreError {
         message: String,
     },
 
+    /// A calorimeter binning XML file (CaloChallenge `binning_dataset_*.xml`) is malformed.
+    #[error("`{}`: calorimeter binning: {message}", .path.display())]
+    Binning {
+        /// The XML file.
+        path: PathBuf,
+        /// What was expected and what was found.
+        message: String,
+    },
+
     /// An ONNX model file cannot be decoded, or one of its initializers (weights) is missing or
     /// not what the loader expects.
     #[error("`{}`: {}{message}", .path.display(), InitializerPrefix(.initializer.as_deref()))]

@@ -11,5 +11,6 @@
 //! simulates νμ CC, νe CC and NC interactions in a NOvA-like two-view tracking calorimeter.
 #![warn(missing_docs)]
 
+pub mod calo;
 pub mod neutrino;
 pub mod tracker;

@@ -1,6 +1,8 @@
 //! Reading and writing event data.
 //!
 //! - [`trackml`]: the TrackML CSV files (hits, cells, particles, truth, detectors), plain or gzip.
+//! - [`calo`]: the CaloChallenge layout (`incident_energies`, `showers`) in `.npz`, and the
+//!   voxel binning XML.
 //! - [`onnx`]: the initializers (trained weights) of an ONNX model, for burn models of the same
 //!   architecture.
 //!
@@ -12,6 +14,7 @@
 //! - Errors name the file and, for a bad row, its 1-based line and column (see
 //!   [`CoreError`]).
 
+pub mod calo;
 pub mod hitgraph;
 pub mod onnx;
 pub mod trackml;
