@@ -41,7 +41,7 @@ pub fn atomic_write_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
 static FONT: Once = Once::new();
 const FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
-fn register_font() {
+pub(crate) fn register_font() {
     FONT.call_once(|| {
         // The font is compiled in; failing to parse it is a build defect, not bad input.
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT_BYTES)

@@ -35,7 +35,12 @@ impl ElmanCellConfig {
 
 /// A linear map `d_in → d_out` with weights and bias uniform in ±1/√H (as `torch.nn.RNN`,
 /// `LSTM`, `GRU`).
-pub(crate) fn uniform_linear(d_in: usize, d_out: usize, d_hidden: usize, device: &Device) -> Linear {
+pub(crate) fn uniform_linear(
+    d_in: usize,
+    d_out: usize,
+    d_hidden: usize,
+    device: &Device,
+) -> Linear {
     let k = 1.0 / (d_hidden as f64).sqrt();
     LinearConfig::new(d_in, d_out)
         .with_initializer(burn::nn::Initializer::Uniform { min: -k, max: k })

@@ -84,10 +84,13 @@ impl RecurrentCell for LstmCell {
         let gates = projected + self.hidden.forward(state.hidden);
         let mut parts = gates.chunk(4, 1).into_iter();
         let mut next = || parts.next().expect("four gates");
-        let (i, f, g, o) = (sigmoid(next()), sigmoid(next()), next().tanh(), sigmoid(next()));
-        let c_prev = state
-            .cell
-            .expect("an LSTM state carries its cell state");
+        let (i, f, g, o) = (
+            sigmoid(next()),
+            sigmoid(next()),
+            next().tanh(),
+            sigmoid(next()),
+        );
+        let c_prev = state.cell.expect("an LSTM state carries its cell state");
         let c = f * c_prev + i * g;
         CellState {
             hidden: o * c.clone().tanh(),

@@ -65,9 +65,15 @@ fn padded_batch_equals_sequences_run_alone() {
             let alone = x.clone().slice(s![b..b + 1, 0..len, ..]);
             let (out_alone, last_alone) = net.forward(alone, None);
             let out_b = out.clone().slice(s![b..b + 1, 0..len, ..]);
-            assert!(max_abs_diff(out_b, out_alone) < 1e-5, "{kind:?} outputs, seq {b}");
+            assert!(
+                max_abs_diff(out_b, out_alone) < 1e-5,
+                "{kind:?} outputs, seq {b}"
+            );
             let last_b = last.clone().slice(s![b..b + 1, ..]);
-            assert!(max_abs_diff(last_b, last_alone) < 1e-5, "{kind:?} state, seq {b}");
+            assert!(
+                max_abs_diff(last_b, last_alone) < 1e-5,
+                "{kind:?} state, seq {b}"
+            );
             if len < 6 {
                 let pad = out.clone().slice(s![b..b + 1, len.., ..]);
                 assert_eq!(pad.abs().max().into_scalar::<f32>(), 0.0);
@@ -96,10 +102,14 @@ fn rnn_gradient_vanishes_over_fifty_steps_where_the_lstm_does_not() {
     let device = Device::flex().autodiff();
     let profiles = vanishing_gradient_demo(&DemoOptions::default(), &device);
     for p in &profiles {
-        eprintln!("{}: lag 10 {:.3e}, lag 49 {:.3e}", p.label, p.ratio(10), p.ratio(49));
+        eprintln!(
+            "{}: lag 10 {:.3e}, lag 49 {:.3e}",
+            p.label,
+            p.ratio(10),
+            p.ratio(49)
+        );
     }
     assert!(profiles[0].ratio(49) < 1e-3, "{}", profiles[0].ratio(49));
     assert!(profiles[1].ratio(49) > 10.0, "{}", profiles[1].ratio(49));
     assert!(profiles[2].ratio(49) > 1e-3, "{}", profiles[2].ratio(49));
 }
-
