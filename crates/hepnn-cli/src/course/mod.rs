@@ -3,4 +3,6 @@
 pub mod approx;
 pub mod backprop;
 pub mod gnn;
+pub mod gradients;
 pub mod neuron;
+pub mod translate;
