@@ -12,5 +12,6 @@ pub mod exatrkx;
 pub mod gnn;
 pub mod graph;
 pub mod metrics;
+pub mod next_hit;
 
 pub use error::TrackingError;

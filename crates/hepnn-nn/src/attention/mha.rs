@@ -12,6 +12,7 @@
 //! encoder's outputs as keys and values. Same weights as PyTorch's `nn.MultiheadAttention`
 //! (in_proj = [W^Q; W^K; W^V]ᵀ, out_proj = W^Oᵀ), checked against it in the tests.
 
+use burn::module::Param;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
@@ -42,7 +43,7 @@ impl MultiHeadAttentionConfig {
             let mut l = LinearConfig::new(self.d_model, self.d_model)
                 .with_initializer(Initializer::XavierUniform { gain: 1.0 })
                 .init(device);
-            l.bias = l.bias.map(|b| b.map(|b| b.zeros_like()));
+            l.bias = Some(Param::from_tensor(Tensor::zeros([self.d_model], device)));
             l
         };
         MultiHeadAttention {

@@ -13,6 +13,7 @@
 //! path is ∂c_t/∂c_{t−1} = diag(f): with the forget gate open it neither vanishes nor explodes.
 //! Checked against burn's `Lstm` and PyTorch's `nn.LSTM` on the same weights (tests).
 
+use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -49,7 +50,12 @@ impl LstmCellConfig {
                 })
                 .collect();
             let shift = Tensor::<1>::from_floats(shift.as_slice(), device);
-            input.bias = input.bias.map(|b| b.map(|b| b + shift));
+            // A fresh leaf (not the result of an op on the old parameter, whose graph would be
+            // consumed by the first backward pass).
+            input.bias = input.bias.map(|b| {
+                let shifted = (b.val() + shift).into_data();
+                Param::from_tensor(Tensor::from_data(shifted, device))
+            });
         }
         LstmCell {
             input,
