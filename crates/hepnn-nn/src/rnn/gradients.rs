@@ -48,11 +48,11 @@ pub fn gradient_norms(cell: &dyn RecurrentCell, input: Tensor<3>) -> Vec<f64> {
     let [batch, steps, _] = input.dims();
     let device = input.device();
     let h = cell.d_hidden();
-    let projected = cell.input_projection(input);
     let mut state = cell.zero_state(batch, &device);
     let mut leaves = Vec::with_capacity(steps);
-    for p_t in projected.chunk(steps, 1) {
-        state = cell.step(p_t.squeeze_dim::<2>(1), state);
+    for x_t in input.chunk(steps, 1) {
+        let p_t = cell.input_projection(x_t).squeeze_dim::<2>(1);
+        state = cell.step(p_t, state);
         let delta = Tensor::<2>::zeros([batch, h], &device).require_grad();
         state.hidden = state.hidden + delta.clone();
         leaves.push(delta);

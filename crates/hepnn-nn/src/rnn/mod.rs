@@ -4,9 +4,9 @@
 //! [`RecurrentCell`]: the Elman cell ([`elman`], Elman 1990), the LSTM ([`lstm`], Hochreiter &
 //! Schmidhuber 1997, <https://doi.org/10.1162/neco.1997.9.8.1735>) and the GRU ([`gru`], Cho et al.
 //! 2014, <https://arxiv.org/abs/1412.3555>). Each cell's gates are fused: one linear map of G·H
-//! outputs for the input and one for the hidden state (G = 1, 4, 3), and the input map is applied
-//! to the whole sequence at once before the time loop ([`RecurrentCell::input_projection`]), so
-//! the loop does one `[B, H] × [H, G·H]` product per step.
+//! outputs for the input and one for the hidden state (G = 1, 4, 3), so a step is one
+//! `[B, I] × [I, G·H]` and one `[B, H] × [H, G·H]` product ([`RecurrentCell::input_projection`],
+//! [`RecurrentCell::step`]).
 //!
 //! [`Recurrent`] stacks cells (layer ℓ reads layer ℓ − 1's outputs) and runs each layer in both
 //! directions when bidirectional (outputs concatenated: 2H features), over padded batches: with
@@ -76,7 +76,8 @@ impl CellState {
 pub trait RecurrentCell {
     /// Hidden size H.
     fn d_hidden(&self) -> usize;
-    /// The input part of every gate for the whole sequence, `[B, T, I] → [B, T, G·H]`.
+    /// The input part of every gate, `[B, T, I] → [B, T, G·H]` (applied to one step at a time by
+    /// [`RecurrentCell::run`]).
     fn input_projection(&self, input: Tensor<3>) -> Tensor<3>;
     /// One step from the projected input `[B, G·H]` and the previous state.
     fn step(&self, projected: Tensor<2>, state: CellState) -> CellState;
@@ -97,11 +98,14 @@ pub trait RecurrentCell {
     ) -> (Tensor<3>, CellState) {
         let [batch, steps, _] = input.dims();
         let device = input.device();
-        let projected = self.input_projection(input);
         let mut state = initial.unwrap_or_else(|| self.zero_state(batch, &device));
         let take = lengths.map(|l| step_mask(l, steps, &device));
         let mut outputs: Vec<Option<Tensor<2>>> = vec![None; steps];
-        let slices = projected.chunk(steps, 1);
+        // The input is sliced, and projected step by step: in burn's autodiff the backward of a
+        // slice writes a zero tensor of the whole source, so slicing a [B, T, G·H] projection T
+        // times costs O(T²·B·G·H), while the raw [B, T, I] input is small (and usually needs no
+        // gradient at all).
+        let slices = input.chunk(steps, 1);
         let order: Vec<usize> = if reverse {
             (0..steps).rev().collect()
         } else {
@@ -109,9 +113,8 @@ pub trait RecurrentCell {
         };
         let mut slices: Vec<Option<Tensor<3>>> = slices.into_iter().map(Some).collect();
         for t in order {
-            let x_t = slices[t]
-                .take()
-                .expect("each step is visited once")
+            let x_t = self
+                .input_projection(slices[t].take().expect("each step is visited once"))
                 .squeeze_dim::<2>(1);
             let new = self.step(x_t, state.clone());
             state = match &take {
