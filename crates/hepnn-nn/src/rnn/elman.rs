@@ -12,7 +12,7 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 
-use super::{CellState, RecurrentCell};
+use super::{CellState, RecurrentCell, tanh_via_sigmoid};
 
 /// Configuration of an [`ElmanCell`].
 #[derive(Config, Debug)]
@@ -71,7 +71,7 @@ impl RecurrentCell for ElmanCell {
     /// - projected: `[B, H]`, state: `[B, H]`
     fn step(&self, projected: Tensor<2>, state: CellState) -> CellState {
         CellState {
-            hidden: (projected + self.hidden.forward(state.hidden)).tanh(),
+            hidden: tanh_via_sigmoid(projected + self.hidden.forward(state.hidden)),
             cell: None,
         }
     }

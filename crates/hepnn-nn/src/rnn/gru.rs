@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
 use super::elman::uniform_linear;
-use super::{CellState, RecurrentCell};
+use super::{CellState, RecurrentCell, tanh_via_sigmoid};
 
 /// Configuration of a [`GruCell`].
 #[derive(Config, Debug)]
@@ -76,7 +76,7 @@ impl RecurrentCell for GruCell {
         let (xn, hn) = next();
         let r = sigmoid(xr + hr);
         let z = sigmoid(xz + hz);
-        let n = (xn + r * hn).tanh();
+        let n = tanh_via_sigmoid(xn + r * hn);
         CellState {
             hidden: z.clone().neg().add_scalar(1.0) * n + z * h_prev,
             cell: None,

@@ -19,7 +19,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
 use super::elman::uniform_linear;
-use super::{CellState, RecurrentCell};
+use super::{CellState, RecurrentCell, tanh_via_sigmoid};
 
 /// Configuration of an [`LstmCell`].
 #[derive(Config, Debug)]
@@ -88,18 +88,32 @@ impl RecurrentCell for LstmCell {
     /// - projected: `[B, 4H]`, state: h and c `[B, H]`
     fn step(&self, projected: Tensor<2>, state: CellState) -> CellState {
         let gates = projected + self.hidden.forward(state.hidden);
-        let mut parts = gates.chunk(4, 1).into_iter();
+        let [_, four_h] = gates.dims();
+        // One sigmoid for the four gates: tanh g = 2σ(2g) − 1, so the g block is scaled by 2
+        // before and after the sigmoid and shifted by −1 after it.
+        let h = four_h / 4;
+        let block = |other: f32, g: f32| {
+            let v: Vec<f32> = (0..four_h)
+                .map(|j| {
+                    if (2 * h..3 * h).contains(&j) {
+                        g
+                    } else {
+                        other
+                    }
+                })
+                .collect();
+            Tensor::<1>::from_floats(v.as_slice(), &gates.device()).unsqueeze_dim::<2>(0)
+        };
+        let scale = block(1.0, 2.0);
+        let shift = block(0.0, -1.0);
+        let activated = sigmoid(gates * scale.clone()) * scale + shift;
+        let mut parts = activated.chunk(4, 1).into_iter();
         let mut next = || parts.next().expect("four gates");
-        let (i, f, g, o) = (
-            sigmoid(next()),
-            sigmoid(next()),
-            next().tanh(),
-            sigmoid(next()),
-        );
+        let (i, f, g, o) = (next(), next(), next(), next());
         let c_prev = state.cell.expect("an LSTM state carries its cell state");
         let c = f * c_prev + i * g;
         CellState {
-            hidden: o * c.clone().tanh(),
+            hidden: o * tanh_via_sigmoid(c.clone()),
             cell: Some(c),
         }
     }
