@@ -41,7 +41,7 @@ pub struct TranslateArgs {
 /// `attention_*.png`.
 pub fn run(common: &Common, args: &TranslateArgs) -> anyhow::Result<Summary> {
     prepare_out(&common.out)?;
-    if args.train_pairs == 0 || args.heldout_pairs == 0 || args.d_model % 4 != 0 {
+    if args.train_pairs == 0 || args.heldout_pairs == 0 || !args.d_model.is_multiple_of(4) {
         anyhow::bail!(
             "--train-pairs and --heldout-pairs must be positive and --d-model a multiple of 4 (4 heads)"
         );
