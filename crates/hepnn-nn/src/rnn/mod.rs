@@ -56,8 +56,8 @@ pub struct CellState {
 }
 
 impl CellState {
-    /// Keeps the old state where `keep` is 1 and takes the new one where it is 0 (`keep`:
-    /// `[batch, 1]`, 0 or 1).
+    /// Takes this (new) state where `take` is 1 and keeps `old` where it is 0 (`take`:
+    /// `[batch, 1]`, 0 or 1): padded steps leave a sequence's state unchanged.
     fn masked(self, old: CellState, take: &Tensor<2>) -> CellState {
         let mix = |new: Tensor<2>, old: Tensor<2>| {
             let t = take.clone();
