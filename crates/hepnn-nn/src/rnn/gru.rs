@@ -13,10 +13,9 @@
 
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use super::elman::uniform_linear;
-use super::{CellState, RecurrentCell, tanh_via_sigmoid};
+use super::{CellState, RecurrentCell, gate_sigmoid, tanh_via_sigmoid};
 
 /// Configuration of a [`GruCell`].
 #[derive(Config, Debug)]
@@ -74,8 +73,8 @@ impl RecurrentCell for GruCell {
         let (xr, hr) = next();
         let (xz, hz) = next();
         let (xn, hn) = next();
-        let r = sigmoid(xr + hr);
-        let z = sigmoid(xz + hz);
+        let r = gate_sigmoid(xr + hr);
+        let z = gate_sigmoid(xz + hz);
         let n = tanh_via_sigmoid(xn + r * hn);
         CellState {
             hidden: z.clone().neg().add_scalar(1.0) * n + z * h_prev,

@@ -16,10 +16,9 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use super::elman::uniform_linear;
-use super::{CellState, RecurrentCell, tanh_via_sigmoid};
+use super::{CellState, RecurrentCell, gate_sigmoid, tanh_via_sigmoid};
 
 /// Configuration of an [`LstmCell`].
 #[derive(Config, Debug)]
@@ -106,7 +105,7 @@ impl RecurrentCell for LstmCell {
         };
         let scale = block(1.0, 2.0);
         let shift = block(0.0, -1.0);
-        let activated = sigmoid(gates * scale.clone()) * scale + shift;
+        let activated = gate_sigmoid(gates * scale.clone()) * scale + shift;
         let mut parts = activated.chunk(4, 1).into_iter();
         let mut next = || parts.next().expect("four gates");
         let (i, f, g, o) = (next(), next(), next(), next());

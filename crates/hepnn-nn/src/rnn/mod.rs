@@ -142,7 +142,23 @@ pub trait RecurrentCell {
 /// tanh x = 2σ(2x) − 1: the same function, computed with one sigmoid (burn flex's sigmoid is
 /// several times faster than its tanh on CPU, and the recurrent cells call them every step).
 pub fn tanh_via_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    sigmoid(x.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0)
+    gate_sigmoid(x.mul_scalar(2.0))
+        .mul_scalar(2.0)
+        .sub_scalar(1.0)
+}
+
+/// σ(x) with its exact derivative σ(1 − σ), but one exponential instead of two: burn's autodiff
+/// recomputes σ(x) from x in the backward pass, so here σ and σ(1 − σ) are computed outside the
+/// graph and the gradient is attached as `σ + (x − x̄)·σ(1 − σ)`, x̄ = x detached (x − x̄ = 0, so
+/// the value is σ exactly and ∂/∂x = σ(1 − σ)).
+pub fn gate_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let fixed = x.clone().detach();
+    let value = sigmoid(fixed.clone());
+    if !x.is_tracked() {
+        return value;
+    }
+    let slope = value.clone() * value.clone().neg().add_scalar(1.0);
+    value + (x - fixed) * slope
 }
 
 /// `[B, T]` mask: 1 where t < length_b, else 0.
