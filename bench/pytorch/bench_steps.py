@@ -7,6 +7,8 @@
 - cnn_train_step: batch 64 of 1x28x28 images, conv3x3 1->16 (pad 1) -> ReLU -> maxpool 2 ->
   conv3x3 16->32 (pad 1) -> ReLU -> maxpool 2 -> flatten -> linear 32*7*7->10, cross-entropy, Adam.
 - cnn_forward: the same CNN, forward only.
+- lstm_train_step: nn.LSTM(16, 128, batch_first=True), batch 64 of 50 steps, MSE of the last
+  hidden state against a random target, Adam: forward + backward + update.
 
 Each timed run ends by reading a scalar back (`.item()`), as the Rust side does. After a warm-up,
 the median of the timed runs is printed, one JSON line per benchmark:
@@ -28,6 +30,7 @@ NUM_CLASSES = 10
 MLP_BATCH = 256
 CNN_BATCH = 64
 LEARNING_RATE = 1e-3
+LSTM_BATCH, LSTM_STEPS, LSTM_INPUT, LSTM_HIDDEN = 64, 50, 16, 128
 
 
 def mlp() -> nn.Module:
@@ -61,6 +64,22 @@ def train_step_fn(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor):
     def step() -> float:
         optimiser.zero_grad(set_to_none=True)
         loss = loss_fn(model(pixels), labels)
+        loss.backward()
+        optimiser.step()
+        return loss.item()
+
+    return step
+
+
+def lstm_step_fn(sequence: torch.Tensor, target: torch.Tensor):
+    """One LSTM forward over the sequence, MSE of the last hidden state, backward, Adam."""
+    model = nn.LSTM(LSTM_INPUT, LSTM_HIDDEN, batch_first=True)
+    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+
+    def step() -> float:
+        optimiser.zero_grad(set_to_none=True)
+        _, (hidden, _) = model(sequence)
+        loss = ((hidden[-1] - target) ** 2).mean()
         loss.backward()
         optimiser.step()
         return loss.item()
@@ -105,6 +124,8 @@ def main() -> None:
     mlp_labels = torch.randint(0, NUM_CLASSES, (MLP_BATCH,))
     cnn_pixels = torch.rand(CNN_BATCH, 1, 28, 28)
     cnn_labels = torch.randint(0, NUM_CLASSES, (CNN_BATCH,))
+    lstm_sequence = torch.randn(LSTM_BATCH, LSTM_STEPS, LSTM_INPUT)
+    lstm_target = 0.5 * torch.randn(LSTM_BATCH, LSTM_HIDDEN)
 
     benchmarks = [
         ("mlp_train_step", train_step_fn(mlp(), mlp_pixels, mlp_labels), args.runs),
@@ -112,6 +133,7 @@ def main() -> None:
         # The CNN step is ~10x slower than the MLP one: fewer runs keep the script short.
         ("cnn_train_step", train_step_fn(cnn(), cnn_pixels, cnn_labels), max(args.runs // 4, 1)),
         ("cnn_forward", forward_fn(cnn(), cnn_pixels), args.runs),
+        ("lstm_train_step", lstm_step_fn(lstm_sequence, lstm_target), max(args.runs // 4, 1)),
     ]
     for name, run, runs in benchmarks:
         ms = median_ms(run, runs, args.warmup)

@@ -215,6 +215,18 @@ pub enum Example {
         #[command(flatten)]
         options: course::backprop::BackpropOptions,
     },
+    /// Vanishing and exploding gradients: ‖∂L/∂h_t‖ against the lag, simple RNN vs LSTM.
+    Gradients {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Transformer: French → English on a small grammar ("Je mange un kiwi"), attention maps.
+    Translate {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: course::translate::TranslateArgs,
+    },
 }
 
 /// Runs a parsed command line.
@@ -229,6 +241,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Example::Trigger { common } => course::gnn::run_trigger(&common).map(|_| ()),
             Example::Backprop { common, options } => {
                 course::backprop::run(&common, &options).map(|_| ())
+            }
+            Example::Gradients { common } => course::gradients::run(&common).map(|_| ()),
+            Example::Translate { common, options } => {
+                course::translate::run(&common, &options).map(|_| ())
             }
         },
         Command::Train {

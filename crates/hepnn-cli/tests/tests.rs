@@ -661,3 +661,71 @@ fn simulate_calo_writes_challenge_showers_that_read_back() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("reversed"));
 }
+
+#[test]
+fn gradients_vanish_in_the_rnn_and_survive_in_the_lstm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&[
+        "examples",
+        "gradients",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    assert!(num(&s, "rnn_small_radius_ratio_lag49") < 1e-3, "{s}");
+    assert!(num(&s, "rnn_large_radius_ratio_lag49") > 10.0, "{s}");
+    assert!(num(&s, "lstm_forget_open_ratio_lag49") > 1e-3, "{s}");
+    assert!(dir.path().join("gradients.png").exists());
+}
+
+/// The output contract of `examples translate` on a tiny run (the figures are checked by
+/// hepnn-nn's translation test and the default run in docs/results.md).
+#[test]
+fn translate_writes_its_figures_and_attention_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&[
+        "examples",
+        "translate",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--train-pairs",
+        "300",
+        "--heldout-pairs",
+        "20",
+        "--epochs",
+        "1",
+        "--sentence",
+        "Elle coupe une pomme",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    let em = num(&s, "exact_match_heldout");
+    assert!((0.0..=1.0).contains(&em));
+    assert_eq!(s["kiwi_in_training_set"], false);
+    assert!(s["kiwi_translation"].is_string() && s["sentence_translation"].is_string());
+    for f in [
+        "attention_0.png",
+        "attention_3.png",
+        "translator/metrics.csv",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+    let bad = hepnn(&[
+        "examples",
+        "translate",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--d-model",
+        "30",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -10,6 +10,8 @@
 //! | [`backprop`] | backpropagation | the loss ½Σ(ŷ−y)², gradient descent with a learning rate that changes over time |
 //! | [`gradcheck`] | checking gradients | central finite differences in float64 against burn's autodiff |
 //! | [`cnn`] | convolutional networks | fixed edge filters, conv blocks and pooling, AlexNet- and inception-style configs |
+//! | [`rnn`] | recurrent networks | Elman cell, LSTM, GRU (fused gates), stacked and bidirectional over padded batches; vanishing gradients measured |
+//! | [`attention`] | attention and the Transformer | scaled dot-product and multi-head attention, encoder/decoder, greedy and beam decoding, the French → English demo |
 //! | [`train`] | training | the loop every later model uses: progress bar, CSV metrics, plots, checkpoints, resume, NaN guard |
 //!
 //! Models follow burn's layer shape: `FooConfig` → `FooConfig::init(&Device)` → `Foo::forward`.
@@ -24,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod approx;
+pub mod attention;
 pub mod backprop;
 pub mod cnn;
 pub mod error;
@@ -32,6 +35,7 @@ pub mod gradcheck;
 pub mod mlp;
 pub mod neuron;
 pub mod plot;
+pub mod rnn;
 pub mod train;
 
 pub use error::{NnError, Result};

@@ -16,6 +16,7 @@ pub mod gnn;
 pub mod graph;
 pub mod kalman;
 pub mod metrics;
+pub mod next_hit;
 pub mod pipeline;
 
 pub use error::TrackingError;

@@ -779,3 +779,117 @@ mod building {
 }
 
 mod kalman;
+mod next_hit {
+    //! The LSTM next-hit predictor against the helix extrapolation, on simulated central tracks.
+
+    use hepnn_core::{Event, Particle, ParticleId};
+    use hepnn_sim::tracker::geometry::Detector;
+    use hepnn_sim::tracker::simulation::{SimConfig, simulate_event};
+    use hepnn_tracking::next_hit::{
+        NextHitOptions, Residuals, TrackHits, barrel_tracks, helix_residuals, lstm_residuals,
+        mean_rms, train_next_hit,
+    };
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rayon::prelude::*;
+
+    use super::*;
+
+    /// Single muons from the beam spot: pT 1–10 GeV (flat in 1/pT), |η| < 0.8, no noise,
+    /// `per_event` particles per event.
+    fn central_tracks(n_events: u64, per_event: usize, seed: u64) -> Vec<TrackHits> {
+        let detector = Detector::trackml_default();
+        let mut sim = SimConfig::default();
+        sim.noise.hits_per_module = 0.0;
+        let events: Vec<Event> = (0..n_events)
+            .into_par_iter()
+            .map(|event_id| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (event_id * 7919));
+                let particles: Vec<Particle> = (0..per_event)
+                    .map(|i| {
+                        let pt = 1.0 / rng.random_range(0.1..1.0);
+                        let eta: f64 = rng.random_range(-0.8..0.8);
+                        let phi: f64 =
+                            rng.random_range(-std::f64::consts::PI..std::f64::consts::PI);
+                        let q = if rng.random_bool(0.5) { 1 } else { -1 };
+                        Particle {
+                            particle_id: ParticleId(i as u64 + 1),
+                            particle_type: Some(13 * -i64::from(q)),
+                            vx: 0.0,
+                            vy: 0.0,
+                            vz: rng.random_range(-10.0..10.0),
+                            px: pt * phi.cos(),
+                            py: pt * phi.sin(),
+                            pz: pt * eta.sinh(),
+                            q,
+                            nhits: 0,
+                        }
+                    })
+                    .collect();
+                simulate_event(&detector, &sim, event_id, &particles, seed)
+            })
+            .collect();
+        barrel_tracks(&events)
+    }
+
+    fn report(name: &str, r: &Residuals) -> (f64, f64) {
+        let (m_rphi, rms_rphi) = mean_rms(&r.rphi);
+        let (m_z, rms_z) = mean_rms(&r.z);
+        eprintln!(
+            "{name}: {} predictions, r·φ mean {m_rphi:.4} RMS {rms_rphi:.4} mm, z mean {m_z:.4} RMS {rms_z:.4} mm",
+            r.rphi.len()
+        );
+        (rms_rphi, rms_z)
+    }
+
+    fn compare(n_events: u64, options: &NextHitOptions) -> ((f64, f64), (f64, f64)) {
+        let start = Instant::now();
+        let tracks = central_tracks(n_events, 400, 11);
+        let n_test = tracks.len() / 5;
+        let (test, train) = tracks.split_at(n_test);
+        eprintln!(
+            "{} tracks with 10 barrel hits ({} train, {} test), simulated in {:.1}s",
+            tracks.len(),
+            train.len(),
+            test.len(),
+            start.elapsed().as_secs_f64()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::flex();
+        let start = Instant::now();
+        let model = train_next_hit(train, options, dir.path(), &device).expect("training");
+        eprintln!("LSTM trained in {:.1}s", start.elapsed().as_secs_f64());
+        let lstm = lstm_residuals(&model, test, 3..=9, &device);
+        let helix = helix_residuals(test, 3..=9);
+        for n in 3..=9 {
+            report(&format!("N = {n} LSTM "), &lstm.with_given(n));
+            report(&format!("N = {n} helix"), &helix.with_given(n));
+        }
+        (report("all LSTM ", &lstm), report("all helix", &helix))
+    }
+
+    /// CI size: the LSTM learns to follow the tracks to within a few mm, the helix fit to
+    /// within a fraction of a mm (the figures in docs/results.md come from the ignored test below).
+    #[test]
+    fn lstm_predicts_the_next_hit() {
+        let options = NextHitOptions {
+            epochs: 15,
+            ..NextHitOptions::default()
+        };
+        let (lstm, helix) = compare(8, &options);
+        assert!(helix.0 < 0.3 && helix.1 < 3.0, "helix RMS {helix:?}");
+        assert!(lstm.0 < 3.0 && lstm.1 < 20.0, "LSTM RMS {lstm:?}");
+    }
+
+    /// The docs/results.md figures: `cargo test --release -p hepnn-tracking --test tests
+    /// next_hit_figures -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a few minutes: the figures of docs/results.md"]
+    fn next_hit_figures() {
+        let options = NextHitOptions {
+            epochs: 60,
+            ..NextHitOptions::default()
+        };
+        compare(40, &options);
+    }
+}

@@ -4,4 +4,6 @@ pub mod approx;
 pub mod backprop;
 pub mod filters;
 pub mod gnn;
+pub mod gradients;
 pub mod neuron;
+pub mod translate;
