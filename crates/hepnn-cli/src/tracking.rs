@@ -77,13 +77,14 @@ pub struct ReconstructOptions {
 /// TrackML detector, in parallel: ids `first..first + count`.
 pub fn simulate_events(
     detector: &Detector,
-    pileup: f64,
-    seed: u64,
+    events: &hepnn_tracking::pipeline::EventsConfig,
     first: u64,
     count: u64,
 ) -> Vec<Event> {
+    let (pileup, seed) = (events.pileup, events.seed);
     let generator = GeneratorConfig {
         pileup,
+        sigma_z: events.beam_sigma_z,
         ..GeneratorConfig::default()
     };
     let sim = SimConfig::default();
@@ -103,6 +104,7 @@ pub fn learn_module_map(config: &TrackingConfig, detector: &Detector) -> anyhow:
     let g = &config.graph;
     let generator = GeneratorConfig {
         pileup: g.learn_pileup,
+        sigma_z: config.events.beam_sigma_z,
         ..GeneratorConfig::default()
     };
     let mut sim = SimConfig::default();
@@ -171,8 +173,8 @@ pub fn train_with(
         "simulating {} training and {} validation events (μ = {})",
         e.train, e.valid, e.pileup
     );
-    let train_events = simulate_events(&detector, e.pileup, e.seed, 100_000, e.train);
-    let valid_events = simulate_events(&detector, e.pileup, e.seed, 200_000, e.valid);
+    let train_events = simulate_events(&detector, e, 100_000, e.train);
+    let valid_events = simulate_events(&detector, e, 200_000, e.valid);
     let map_config = config.graph.module_map_config();
     let graphs = |events: &[Event]| -> anyhow::Result<Vec<EventGraph>> {
         events
@@ -340,13 +342,7 @@ fn input_events(o: &ReconstructOptions, config: &TrackingConfig) -> anyhow::Resu
         None => {
             let e = &config.events;
             eprintln!("simulating {} test events (μ = {})", e.test, e.pileup);
-            Ok(simulate_events(
-                &Detector::trackml_default(),
-                e.pileup,
-                e.seed,
-                1,
-                e.test,
-            ))
+            Ok(simulate_events(&Detector::trackml_default(), e, 1, e.test))
         }
     }
 }
@@ -865,7 +861,7 @@ pub fn demo(common: &Common) -> anyhow::Result<Summary> {
     let map = ModuleMap::load(&model_dir.join(files::MODULE_MAP))?;
     let pipeline = pipeline_from(&config, map, &model_dir, &device)?;
     let e = &config.events;
-    let events = simulate_events(&Detector::trackml_default(), e.pileup, e.seed, 1, e.test);
+    let events = simulate_events(&Detector::trackml_default(), e, 1, e.test);
     let mut summary = evaluate_with(&sub, &config, &pipeline, events, "hepnn GNN (demo model)")?;
     for key in [
         "train_seconds",
