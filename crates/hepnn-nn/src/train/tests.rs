@@ -126,12 +126,15 @@ fn training_lowers_the_loss_and_writes_metrics_plot_and_checkpoint() {
 fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
     let device = Device::flex().autodiff();
     let task = Toy::new(&device);
+    // One initial model for both runs: burn seeds its generator per backend, not per thread, so
+    // another test drawing random numbers in parallel could change a second draw.
+    let initial = model(&device);
     let full_dir = tempfile::tempdir().unwrap();
     let full = Trainer::new(config(5), full_dir.path())
         .unwrap()
         .fit(
             &task,
-            model(&device),
+            initial.clone(),
             AdamConfig::new().init(),
             &device,
             false,
@@ -144,7 +147,7 @@ fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
         .unwrap()
         .fit(
             &task,
-            model(&device),
+            initial,
             AdamConfig::new().init(),
             &device,
             false,
