@@ -616,30 +616,43 @@ fn figures(done: &[Done], config: &TrackingConfig) -> anyhow::Result<TrackingFig
     })
 }
 
-/// Draws efficiency vs pT and vs η (`efficiency_vs_pt.png`, `efficiency_vs_eta.png`).
-pub fn plot_efficiency(out: &Path, f: &TrackingFigures, label: &str) -> anyhow::Result<()> {
-    let points = |bins: &[EfficiencyBin], log: bool| -> Vec<(f64, f64)> {
-        bins.iter()
-            .filter_map(|b| {
-                let centre = if log {
-                    (b.low * b.high).sqrt()
-                } else {
-                    0.5 * (b.low + b.high)
-                };
-                b.efficiency.map(|e| (centre, e))
-            })
-            .collect()
-    };
-    LinePlot::new(
-        "Track efficiency vs pT",
+/// The (bin centre, efficiency) points of the non-empty bins; geometric centres for `log` bins.
+fn efficiency_points(bins: &[EfficiencyBin], log: bool) -> Vec<(f64, f64)> {
+    bins.iter()
+        .filter_map(|b| {
+            let centre = if log {
+                (b.low * b.high).sqrt()
+            } else {
+                0.5 * (b.low + b.high)
+            };
+            b.efficiency.map(|e| (centre, e))
+        })
+        .collect()
+}
+
+/// Draws efficiency vs pT and vs η (`efficiency_vs_pt.png`, `efficiency_vs_eta.png`), one marker
+/// series per `(label, figures)`, the titles ending in `title_suffix`.
+pub fn plot_efficiency(
+    out: &Path,
+    curves: &[(&str, &TrackingFigures)],
+    title_suffix: &str,
+) -> anyhow::Result<()> {
+    let mut vs_pt = LinePlot::new(
+        format!("Track efficiency vs pT{title_suffix}"),
         "pT (GeV), bin centre",
         "efficiency",
-    )
-    .with(Series::markers(label, points(&f.vs_pt, true)))
-    .save_png(&out.join("efficiency_vs_pt.png"))?;
-    LinePlot::new("Track efficiency vs η (pT > 1 GeV)", "η", "efficiency")
-        .with(Series::markers(label, points(&f.vs_eta, false)))
-        .save_png(&out.join("efficiency_vs_eta.png"))?;
+    );
+    let mut vs_eta = LinePlot::new(
+        format!("Track efficiency vs η (pT > 1 GeV){title_suffix}"),
+        "η",
+        "efficiency",
+    );
+    for &(label, f) in curves {
+        vs_pt = vs_pt.with(Series::markers(label, efficiency_points(&f.vs_pt, true)));
+        vs_eta = vs_eta.with(Series::markers(label, efficiency_points(&f.vs_eta, false)));
+    }
+    vs_pt.save_png(&out.join("efficiency_vs_pt.png"))?;
+    vs_eta.save_png(&out.join("efficiency_vs_eta.png"))?;
     Ok(())
 }
 
@@ -752,40 +765,14 @@ fn compare(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
     let mut summary = Summary::new();
     summary.extend_prefixed("gnn_", &gnn.summary);
     summary.extend_prefixed("ckf_", &ckf.summary);
-    let points = |bins: &[EfficiencyBin], log: bool| -> Vec<(f64, f64)> {
-        bins.iter()
-            .filter_map(|b| {
-                let c = if log {
-                    (b.low * b.high).sqrt()
-                } else {
-                    0.5 * (b.low + b.high)
-                };
-                b.efficiency.map(|e| (c, e))
-            })
-            .collect()
-    };
-    LinePlot::new(
-        "Track efficiency vs pT, identical events",
-        "pT (GeV), bin centre",
-        "efficiency",
-    )
-    .with(Series::markers(
-        "GNN (module map + IN + CC/walk)",
-        points(&gnn.vs_pt, true),
-    ))
-    .with(Series::markers(
-        "CKF (seeds + Kalman filter)",
-        points(&ckf.vs_pt, true),
-    ))
-    .save_png(&common.out.join("efficiency_vs_pt.png"))?;
-    LinePlot::new(
-        "Track efficiency vs η (pT > 1 GeV), identical events",
-        "η",
-        "efficiency",
-    )
-    .with(Series::markers("GNN", points(&gnn.vs_eta, false)))
-    .with(Series::markers("CKF", points(&ckf.vs_eta, false)))
-    .save_png(&common.out.join("efficiency_vs_eta.png"))?;
+    plot_efficiency(
+        &common.out,
+        &[
+            ("GNN (module map + IN + CC/walk)", &gnn),
+            ("CKF (seeds + Kalman filter)", &ckf),
+        ],
+        ", identical events",
+    )?;
     let mut md = String::from("| figure | GNN | CKF |\n|---|---:|---:|\n");
     for key in [
         "track_efficiency",
@@ -813,7 +800,7 @@ pub fn evaluate_with(
 ) -> anyhow::Result<Summary> {
     let done = run_finder(finder, events)?;
     let f = figures(&done, config)?;
-    plot_efficiency(&common.out, &f, label)?;
+    plot_efficiency(&common.out, &[(label, &f)], "")?;
     if let Some(d) = done.first() {
         event_display(&common.out, &d.event, &d.tracks)?;
     }

@@ -145,13 +145,7 @@ fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     Trainer::new(config(2), dir.path())
         .unwrap()
-        .fit(
-            &task,
-            initial,
-            AdamConfig::new().init(),
-            &device,
-            false,
-        )
+        .fit(&task, initial, AdamConfig::new().init(), &device, false)
         .unwrap();
     let fresh = MlpConfig::new(vec![2, 16, 1])
         .with_activation(Activation::Tanh)
