@@ -32,8 +32,8 @@ use hepnn_tracking::metrics::{
     track_metrics,
 };
 use hepnn_tracking::pipeline::{
-    CkfFinder, GnnStage, ModuleMapStage, Pipeline, Stage, TrackFinder, TrackingConfig, files,
-    load_pipeline, save_classifier,
+    CkfFinder, GnnStage, ModuleMapStage, Pipeline, Reconstruction, Stage, TrackFinder,
+    TrackingConfig, files, load_pipeline, save_classifier,
 };
 use rayon::prelude::*;
 
@@ -357,10 +357,17 @@ struct Done {
 }
 
 fn run_finder(finder: &dyn TrackFinder, events: Vec<Event>) -> anyhow::Result<Vec<Done>> {
+    run_each(events, |event| finder.find(event))
+}
+
+/// Reconstructs every event with `reconstruct`, keeping each event beside its output.
+fn run_each(
+    events: Vec<Event>,
+    reconstruct: impl Fn(&Event) -> Result<Reconstruction, hepnn_tracking::TrackingError>,
+) -> anyhow::Result<Vec<Done>> {
     let mut done = Vec::with_capacity(events.len());
     for event in events {
-        let r = finder
-            .find(&event)
+        let r = reconstruct(&event)
             .with_context(|| format!("reconstructing event {}", event.event_id))?;
         done.push(Done {
             event,
@@ -442,19 +449,7 @@ pub fn reconstruct(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Su
     let events = input_events(o, &config)?;
     let mut summary = Summary::new();
     summary.set("events", events.len());
-    let mut done = Vec::new();
-    for event in events {
-        let r = pipeline
-            .run_until(&event, stop)
-            .with_context(|| format!("reconstructing event {}", event.event_id))?;
-        done.push(Done {
-            event,
-            graph: r.graph,
-            scores: r.scores,
-            tracks: r.tracks,
-            seconds: r.seconds,
-        });
-    }
+    let done = run_each(events, |event| pipeline.run_until(event, stop))?;
     timing_summary(&mut summary, &done);
     let edges: usize = done
         .iter()
