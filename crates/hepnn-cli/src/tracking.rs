@@ -71,6 +71,21 @@ pub struct ReconstructOptions {
     /// filter baseline), or both (evaluate only: the two on identical events, side by side).
     #[arg(long, default_value = "gnn")]
     pub method: String,
+    /// TrackML detectors.csv for the CKF and the simulated test events; default: the model
+    /// config's `events.detector`, else the built-in TrackML layout. Real TrackML events need
+    /// their own geometry (e.g. ../shared/data/trackml/detectors.csv).
+    #[arg(long)]
+    pub detector: Option<PathBuf>,
+}
+
+/// The detector of `--detector`, else of the config's `events.detector`, else the built-in one.
+fn detector_for(o: &ReconstructOptions, config: &TrackingConfig) -> anyhow::Result<Detector> {
+    match &o.detector {
+        Some(path) => {
+            Detector::read(path).with_context(|| format!("--detector {}", path.display()))
+        }
+        None => Ok(config.events.detector()?),
+    }
 }
 
 /// The events of a config, simulated with the built-in generator (⟨μ⟩ from the config) and the
@@ -148,7 +163,7 @@ pub fn train_with(
     std::fs::create_dir_all(&model_dir)
         .with_context(|| format!("creating {}", model_dir.display()))?;
     hepnn_nn::plot::atomic_write(&model_dir.join(files::CONFIG), config.to_toml().as_bytes())?;
-    let detector = Detector::trackml_default();
+    let detector = config.events.detector()?;
     let mut summary = Summary::new();
 
     let start = Instant::now();
@@ -297,7 +312,7 @@ pub fn open_model(
             config.graph.learn_pileup,
             config.events.seed
         );
-        let map = learn_module_map(&config, &Detector::trackml_default())?;
+        let map = learn_module_map(&config, &config.events.detector()?)?;
         if map.save(&map_path).is_err() {
             map.save(&cached)?;
         }
@@ -342,7 +357,7 @@ fn input_events(o: &ReconstructOptions, config: &TrackingConfig) -> anyhow::Resu
         None => {
             let e = &config.events;
             eprintln!("simulating {} test events (μ = {})", e.test, e.pileup);
-            Ok(simulate_events(&Detector::trackml_default(), e, 1, e.test))
+            Ok(simulate_events(&detector_for(o, config)?, e, 1, e.test))
         }
     }
 }
@@ -428,7 +443,7 @@ pub fn reconstruct(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Su
         "gnn" => {}
         "ckf" => {
             let config = config_of_model(&o.model)?;
-            let finder = CkfFinder::trackml_default()?;
+            let finder = CkfFinder::new(detector_for(o, &config)?)?;
             let done = run_finder(&finder, input_events(o, &config)?)?;
             let mut summary = Summary::new();
             summary.set("method", "ckf");
@@ -727,7 +742,7 @@ pub fn evaluate(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summa
             evaluate_with(
                 common,
                 &config,
-                &CkfFinder::trackml_default()?,
+                &CkfFinder::new(detector_for(o, &config)?)?,
                 events,
                 "CKF",
             )
@@ -755,7 +770,7 @@ fn compare(common: &Common, o: &ReconstructOptions) -> anyhow::Result<Summary> {
     let events = input_events(o, &config)?;
     let gnn_done = run_finder(&pipeline, events.clone())?;
     let gnn = figures(&gnn_done, &config)?;
-    let ckf_done = run_finder(&CkfFinder::trackml_default()?, events)?;
+    let ckf_done = run_finder(&CkfFinder::new(detector_for(o, &config)?)?, events)?;
     let ckf = figures(&ckf_done, &config)?;
     let mut summary = Summary::new();
     summary.extend_prefixed("gnn_", &gnn.summary);
@@ -843,7 +858,7 @@ pub fn demo(common: &Common) -> anyhow::Result<Summary> {
     let map = ModuleMap::load(&model_dir.join(files::MODULE_MAP))?;
     let pipeline = pipeline_from(&config, map, &model_dir, &device)?;
     let e = &config.events;
-    let events = simulate_events(&Detector::trackml_default(), e, 1, e.test);
+    let events = simulate_events(&config.events.detector()?, e, 1, e.test);
     let mut summary = evaluate_with(&sub, &config, &pipeline, events, "hepnn GNN (demo model)")?;
     for key in [
         "train_seconds",

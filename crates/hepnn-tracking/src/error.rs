@@ -13,6 +13,9 @@ pub enum TrackingError {
     /// A tensor-level error (bad graph) or a failed write.
     #[error(transparent)]
     Nn(#[from] hepnn_nn::NnError),
+    /// The detector description (`detectors.csv`) could not be read or is inconsistent.
+    #[error(transparent)]
+    Sim(#[from] hepnn_sim::tracker::SimError),
     /// No hit graph for the requested events.
     #[error("no hit graph for events {first}–{last} in `{}`", .dir.display())]
     NoGraphs {

@@ -20,6 +20,10 @@ pub struct MaterialEffects {
     pub mass: f64,
     /// Whether to add the noise at all.
     pub multiple_scattering: bool,
+    /// Material per module crossing in units of the module's silicon (default 1: silicon only,
+    /// as the simulation). Real detectors add supports, cooling and services (see
+    /// docs/results.md, "real event").
+    pub material_scale: f64,
 }
 
 impl Default for MaterialEffects {
@@ -27,6 +31,7 @@ impl Default for MaterialEffects {
         Self {
             mass: PION_MASS,
             multiple_scattering: true,
+            material_scale: 1.0,
         }
     }
 }
@@ -49,7 +54,12 @@ impl MaterialEffects {
         }
         let p = 1.0 / bound[QOP].abs();
         let beta = p / (p * p + self.mass * self.mass).sqrt();
-        let theta0 = highland_theta0(p, beta, 1.0, Self::x_over_x0(surface, bound));
+        let theta0 = highland_theta0(
+            p,
+            beta,
+            1.0,
+            self.material_scale * Self::x_over_x0(surface, bound),
+        );
         let variance = theta0 * theta0;
         let sin_theta = bound[THETA].sin().abs().max(1e-6);
         noise[(THETA, THETA)] = variance;
