@@ -22,7 +22,7 @@ use hepnn_nn::plot::{LinePlot, Series};
 use hepnn_nn::train::{TrainConfig, Trainer};
 use hepnn_sim::tracker::generator::{GeneratorConfig, generate};
 use hepnn_sim::tracker::geometry::Detector;
-use hepnn_sim::tracker::simulation::{SimConfig, event_seed, simulate_event};
+use hepnn_sim::tracker::simulation::{event_seed, simulate_event};
 use hepnn_tracking::building::TrackCandidate;
 use hepnn_tracking::features::EventGraph;
 use hepnn_tracking::gnn::{RegionItem, RegionTask};
@@ -102,7 +102,7 @@ pub fn simulate_events(
         sigma_z: events.beam_sigma_z,
         ..GeneratorConfig::default()
     };
-    let sim = SimConfig::default();
+    let sim = events.sim_config();
     (first..first + count)
         .into_par_iter()
         .map(|id| {
@@ -122,7 +122,7 @@ pub fn learn_module_map(config: &TrackingConfig, detector: &Detector) -> anyhow:
         sigma_z: config.events.beam_sigma_z,
         ..GeneratorConfig::default()
     };
-    let mut sim = SimConfig::default();
+    let mut sim = config.events.sim_config();
     sim.noise.hits_per_module = 0.0;
     let seed = config.events.seed;
     let learn = g.learn_config();

@@ -365,6 +365,32 @@ pub struct EventsConfig {
     /// sit up to millimetres from the real ones (truth-hit fits χ²/ndf 31 against 4.1 with
     /// detectors.csv). A relative path is relative to the working directory.
     pub detector: Option<std::path::PathBuf>,
+    /// The magnetic field of the simulated events: `uniform` (2 T everywhere, default) or
+    /// `solenoid` (TrackML's field, which falls off towards the end-caps; see
+    /// `hepnn_sim::tracker::Solenoid`). Real TrackML events need `solenoid`.
+    pub field: FieldKind,
+}
+
+/// The simulated magnetic field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// 2 T everywhere.
+    #[default]
+    Uniform,
+    /// The finite solenoid fitted to TrackML ([`hepnn_sim::tracker::Solenoid::TRACKML`]).
+    Solenoid,
+}
+
+impl EventsConfig {
+    /// The simulation settings of these events (noise and everything else at the defaults).
+    pub fn sim_config(&self) -> hepnn_sim::tracker::SimConfig {
+        let mut sim = hepnn_sim::tracker::SimConfig::default();
+        if self.field == FieldKind::Solenoid {
+            sim.propagation.solenoid = Some(hepnn_sim::tracker::Solenoid::TRACKML);
+        }
+        sim
+    }
 }
 
 impl Default for EventsConfig {
@@ -377,6 +403,7 @@ impl Default for EventsConfig {
             test: 2,
             beam_sigma_z: 5.76,
             detector: None,
+            field: FieldKind::Uniform,
         }
     }
 }

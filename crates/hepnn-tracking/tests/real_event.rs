@@ -179,3 +179,75 @@ fn ckf_on_the_real_event_with_the_built_in_and_the_real_geometry() {
         );
     }
 }
+
+#[test]
+#[ignore = "measurement on the real TrackML event (≈ 1 s); figures in docs/results.md"]
+fn simulated_hits_follow_the_real_ones_in_the_solenoid_field() {
+    use hepnn_sim::tracker::Solenoid;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/trackml");
+    if !dir.join("detectors.csv").is_file() {
+        eprintln!("skipped: no TrackML data in {}", dir.display());
+        return;
+    }
+    let real = hepnn_core::io::read_event(&dir, "event000000001").expect("real event");
+    let detector = Detector::read(dir.join("detectors.csv")).expect("detectors.csv");
+    let fast: HashMap<ParticleId, bool> = real
+        .particles
+        .iter()
+        .map(|p| (p.particle_id, p.px.hypot(p.py) > 1.0))
+        .collect();
+    // (particle, module) → true position of the real hits.
+    type ModuleHits = HashMap<(ParticleId, (u32, u32, u32)), [f64; 3]>;
+    let key_of = |event: &Event| -> ModuleHits {
+        let module: HashMap<HitId, (u32, u32, u32)> = event
+            .hits
+            .iter()
+            .map(|h| (h.hit_id, (h.volume_id, h.layer_id, h.module_id)))
+            .collect();
+        event
+            .truth
+            .iter()
+            .filter(|t| fast.get(&t.particle_id).copied().unwrap_or(false))
+            .map(|t| ((t.particle_id, module[&t.hit_id]), [t.tx, t.ty, t.tz]))
+            .collect()
+    };
+    let real_hits = key_of(&real);
+    let mut medians = Vec::new();
+    for (name, solenoid) in [("uniform 2 T", None), ("solenoid", Some(Solenoid::TRACKML))] {
+        let mut sim = SimConfig::default();
+        sim.propagation.multiple_scattering = false;
+        sim.propagation.absorption_per_layer = 0.0;
+        sim.noise.hits_per_module = 0.0;
+        sim.propagation.solenoid = solenoid;
+        let simulated = simulate_event(&detector, &sim, 1, &real.particles, 7);
+        let sim_hits = key_of(&simulated);
+        let (mut central, mut forward) = (Vec::new(), Vec::new());
+        for (key, r) in &real_hits {
+            if let Some(s) = sim_hits.get(key) {
+                let d =
+                    ((r[0] - s[0]).powi(2) + (r[1] - s[1]).powi(2) + (r[2] - s[2]).powi(2)).sqrt();
+                if r[2].abs() < 1000.0 {
+                    central.push(d)
+                } else {
+                    forward.push(d)
+                }
+            }
+        }
+        central.sort_by(f64::total_cmp);
+        forward.sort_by(f64::total_cmp);
+        println!(
+            "{name}: same-module hits, real − simulated distance median {:.2} mm (|z| < 1 m, {} hits), {:.2} mm (|z| ≥ 1 m, {} hits); 90%: {:.2} / {:.2} mm",
+            quantile(&central, 0.5),
+            central.len(),
+            quantile(&forward, 0.5),
+            forward.len(),
+            quantile(&central, 0.9),
+            quantile(&forward, 0.9)
+        );
+        medians.push(quantile(&forward, 0.5));
+    }
+    assert!(
+        medians[1] < medians[0],
+        "the solenoid brings forward hits closer: {medians:?}"
+    );
+}

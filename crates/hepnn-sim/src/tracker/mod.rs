@@ -18,7 +18,7 @@ pub mod three_hit;
 pub use error::SimError;
 pub use generator::{GeneratorConfig, generate};
 pub use geometry::{Detector, Layer, LayerShape, Surface};
-pub use propagation::{PropagationConfig, highland_theta0, propagate};
+pub use propagation::{PropagationConfig, Solenoid, highland_theta0, propagate};
 pub use simulation::{
     DigitisationConfig, EventStats, NoiseConfig, ParticleSource, RunConfig, SimConfig, run_events,
     simulate_event, write_event,

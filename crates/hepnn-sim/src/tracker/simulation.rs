@@ -93,8 +93,21 @@ impl SimConfig {
     /// [`SimError::Config`] naming the first setting out of range.
     pub fn validate(&self) -> Result<()> {
         let p = &self.propagation;
-        let checks: [(&'static str, f64, bool); 6] = [
+        let (radius, half_length) = p
+            .solenoid
+            .map_or((1.0, 1.0), |s| (s.radius_mm, s.half_length_mm));
+        let checks: [(&'static str, f64, bool); 8] = [
             ("bz", p.bz, p.bz.is_finite()),
+            (
+                "solenoid.radius_mm",
+                radius,
+                radius.is_finite() && radius > 0.0,
+            ),
+            (
+                "solenoid.half_length_mm",
+                half_length,
+                half_length.is_finite() && half_length > 0.0,
+            ),
             (
                 "max_turn",
                 p.max_turn,
