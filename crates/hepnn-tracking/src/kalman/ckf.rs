@@ -13,7 +13,14 @@
 //! 5. shared hits: tracks in order of quality keep their hits; a later track loses its hits that
 //!    are already taken and is dropped when more than `max_shared_hits` were taken or fewer than
 //!    `min_hits` remain (greedy ambiguity resolution), so the output candidates are disjoint;
-//! 6. each kept track is fitted by the [`KalmanFitter`] (RTS smoothing, perigee parameters).
+//! 6. each kept track is fitted by the [`KalmanFitter`] (RTS smoothing, perigee parameters);
+//! 7. secondary pass ([`SecondaryConfig`]): seeds made of the hits left unused by the first
+//!    pass, with a wide impact cut, followed without counting the layers before their first hit
+//!    as holes, kept with more hits (particles born in the pixels from decays and interactions);
+//! 8. three-hit tracks ([`ShortTrackConfig`]): a best branch of exactly three pixel hits on the
+//!    first three layers the helix crosses (no hole before its last hit) is kept when none of its
+//!    hits is on another track and its fit points back to the beam line (pT, d₀ and its
+//!    significance, z₀, χ² cuts): the particles absorbed after three layers.
 
 use std::time::Instant;
 
@@ -56,8 +63,79 @@ pub struct CkfConfig {
     pub chunk: usize,
     /// The final fit.
     pub fitter: KalmanFitterConfig,
+    /// The second seeding pass on unused hits, for secondaries.
+    pub secondary: SecondaryConfig,
+    /// The acceptance of three-hit tracks.
+    pub short_tracks: ShortTrackConfig,
     /// Field (T) (default 2).
     pub bz: f64,
+}
+
+/// The second pass (module docs, step 7): seeds from the hits no first-pass track took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SecondaryConfig {
+    /// Whether the pass runs (default true).
+    pub enabled: bool,
+    /// Largest transverse impact parameter of a seed (mm) (default 10).
+    pub d0_max: f64,
+    /// Lowest seed pT (GeV) (default 0.9: the efficiency counts pT > 1 GeV).
+    pub min_pt: f64,
+    /// Fewest hits of a track from this pass (default 6).
+    pub min_hits: usize,
+}
+
+impl Default for SecondaryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            d0_max: 10.0,
+            min_pt: 0.9,
+            min_hits: 6,
+        }
+    }
+}
+
+/// The acceptance of three-hit tracks (module docs, step 8), applied when `min_hits` is 4.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShortTrackConfig {
+    /// Whether three-hit tracks are kept (default true).
+    pub enabled: bool,
+    /// Lowest fitted pT (GeV) (default 0.9).
+    pub min_pt: f64,
+    /// Largest fitted |d₀| (mm) (default 0.3).
+    pub max_d0: f64,
+    /// Largest |d₀| / σ(d₀) (default 3).
+    pub max_d0_significance: f64,
+    /// Largest fitted |z₀| (mm) (default 20: 3.5 σ of the luminous region).
+    pub max_z0: f64,
+    /// Largest fit χ² (one degree of freedom) (default 3).
+    pub max_chi2: f64,
+}
+
+impl Default for ShortTrackConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_pt: 0.9,
+            max_d0: 0.3,
+            max_d0_significance: 3.0,
+            max_z0: 20.0,
+            max_chi2: 3.0,
+        }
+    }
+}
+
+impl ShortTrackConfig {
+    /// Whether a three-hit fit passes the cuts.
+    pub fn accepts(&self, fit: &FitResult) -> bool {
+        let v = &fit.perigee.vector;
+        let sigma_d0 = fit.perigee.covariance[(0, 0)].max(0.0).sqrt();
+        fit.perigee.pt() >= self.min_pt
+            && v[0].abs() <= self.max_d0
+            && v[0].abs() <= self.max_d0_significance * sigma_d0
+            && v[1].abs() <= self.max_z0
+            && fit.chi2 <= self.max_chi2
+    }
 }
 
 impl Default for CkfConfig {
@@ -71,6 +149,8 @@ impl Default for CkfConfig {
             max_shared_hits: 2,
             chunk: 256,
             fitter: KalmanFitterConfig::default(),
+            secondary: SecondaryConfig::default(),
+            short_tracks: ShortTrackConfig::default(),
             bz: 2.0,
         }
     }
@@ -98,6 +178,28 @@ impl CkfConfig {
         }
         if self.chunk == 0 {
             return bad("chunk", "expected ≥ 1, found 0".into());
+        }
+        let s = &self.secondary;
+        if !(s.d0_max.is_finite() && s.d0_max > 0.0 && s.min_pt.is_finite() && s.min_pt > 0.0)
+            || s.min_hits < 3
+        {
+            return bad(
+                "secondary",
+                format!(
+                    "expected d0_max > 0, min_pt > 0, min_hits ≥ 3, found {}, {}, {}",
+                    s.d0_max, s.min_pt, s.min_hits
+                ),
+            );
+        }
+        let t = &self.short_tracks;
+        if [t.min_pt, t.max_d0, t.max_d0_significance, t.max_z0, t.max_chi2]
+            .iter()
+            .any(|v| !(v.is_finite() && *v >= 0.0))
+        {
+            return bad(
+                "short_tracks",
+                format!("expected finite cuts ≥ 0, found {t:?}"),
+            );
         }
         if self.fitter.iterations == 0
             || !(self.fitter.max_path.is_finite() && self.fitter.max_path > 0.0)
@@ -143,6 +245,12 @@ pub struct CkfSummary {
     pub seeds_followed: usize,
     /// Tracks found before the shared-hit resolution.
     pub tracks_found: usize,
+    /// Seeds of the secondary pass.
+    pub seeds_secondary: usize,
+    /// Tracks of the secondary pass before the shared-hit resolution.
+    pub tracks_secondary: usize,
+    /// Three-hit tracks kept (within `tracks`).
+    pub tracks_short: usize,
     /// Tracks kept.
     pub tracks: usize,
     /// Seeding time (ms).
@@ -185,6 +293,10 @@ struct Branch {
     hits: Vec<usize>,
     chi2: f64,
     consecutive_holes: usize,
+    /// Holes in all (those before the first hit not counted in the secondary pass).
+    holes: usize,
+    /// Holes before the first hit are not counted (the secondary pass).
+    free_holes: bool,
     last_layer: usize,
     /// Layers before this path (mm) along the current state are already done.
     min_path: f64,
@@ -211,6 +323,7 @@ pub struct Ckf {
     geometry: TrackingGeometry,
     config: CkfConfig,
     seed_finder: SeedFinder,
+    secondary_finder: SeedFinder,
     propagator: Propagator,
     material: MaterialEffects,
     fitter: KalmanFitter,
@@ -227,6 +340,11 @@ impl Ckf {
         Ok(Self {
             geometry,
             seed_finder: SeedFinder::new(config.seeding.clone())?,
+            secondary_finder: SeedFinder::new(SeedFinderConfig {
+                d0_max: config.secondary.d0_max,
+                min_pt: config.secondary.min_pt,
+                ..config.seeding.clone()
+            })?,
             propagator,
             material: MaterialEffects::default(),
             fitter: KalmanFitter {
@@ -267,43 +385,138 @@ impl Ckf {
         let started = Instant::now();
         let mut used = vec![false; event.hits.len()];
         let mut found: Vec<Branch> = Vec::new();
+        let mut short: Vec<Branch> = Vec::new();
+        let take_short = self.config.short_tracks.enabled && self.config.min_hits == 4;
         for chunk in seeds.chunks(self.config.chunk) {
             let todo: Vec<&Seed> = chunk
                 .iter()
                 .filter(|seed| seed.hits.iter().filter(|&&h| used[h]).count() < 2)
                 .collect();
             summary.seeds_followed += todo.len();
-            let tracks: Vec<Branch> = todo
+            let (tracks, shorts): (Vec<Branch>, Vec<Branch>) = todo
                 .par_iter()
-                .filter_map(|seed| self.follow(&measurements, seed))
-                .filter(|branch| branch.hits.len() >= self.config.min_hits)
-                .collect();
+                .filter_map(|seed| self.follow(&measurements, seed, false))
+                .filter(|branch| {
+                    branch.hits.len() >= self.config.min_hits
+                        || (take_short && self.short_candidate(&measurements, branch))
+                })
+                .partition(|branch| branch.hits.len() >= self.config.min_hits);
             for track in &tracks {
                 for &h in &track.hits {
                     used[h] = true;
                 }
             }
             found.extend(tracks);
+            short.extend(shorts);
         }
-        summary.tracks_found = found.len();
-        let kept = self.resolve_shared_hits(found, event.hits.len());
         summary.finding_ms = started.elapsed().as_secs_f64() * 1e3;
 
+        if self.config.secondary.enabled {
+            let started = Instant::now();
+            let seeds = self
+                .secondary_finder
+                .find_unused(&self.geometry, &measurements, &used);
+            summary.seeds_secondary = seeds.len();
+            summary.seeding_ms += started.elapsed().as_secs_f64() * 1e3;
+            let started = Instant::now();
+            let min_hits = self.config.secondary.min_hits.max(self.config.min_hits);
+            for chunk in seeds.chunks(self.config.chunk) {
+                let todo: Vec<&Seed> = chunk
+                    .iter()
+                    .filter(|seed| seed.hits.iter().filter(|&&h| used[h]).count() < 2)
+                    .collect();
+                summary.seeds_followed += todo.len();
+                let tracks: Vec<Branch> = todo
+                    .par_iter()
+                    .filter_map(|seed| self.follow(&measurements, seed, true))
+                    .filter(|branch| branch.hits.len() >= min_hits)
+                    .collect();
+                for track in &tracks {
+                    for &h in &track.hits {
+                        used[h] = true;
+                    }
+                }
+                summary.tracks_secondary += tracks.len();
+                found.extend(tracks);
+            }
+            summary.finding_ms += started.elapsed().as_secs_f64() * 1e3;
+        }
+
         let started = Instant::now();
-        let tracks: Vec<FittedTrack> = kept
+        summary.tracks_found = found.len();
+        let (kept, mut owner) = self.resolve_shared_hits(found, event.hits.len());
+        summary.finding_ms += started.elapsed().as_secs_f64() * 1e3;
+
+        let started = Instant::now();
+        let mut tracks: Vec<FittedTrack> = kept
             .into_par_iter()
             .map(|hits| FittedTrack {
                 fit: self.fitter.fit(&self.geometry, &measurements, &hits).ok(),
                 candidate: TrackCandidate { hits },
             })
             .collect();
+        if !short.is_empty() {
+            // Three-hit tracks: free hits, fit accepted; the best χ² first.
+            short.retain(|b| b.hits.iter().all(|&h| !owner[h]));
+            let mut fitted: Vec<(f64, FittedTrack)> = short
+                .into_par_iter()
+                .filter_map(|b| {
+                    let fit = self.fitter.fit(&self.geometry, &measurements, &b.hits).ok()?;
+                    self.config.short_tracks.accepts(&fit).then(|| {
+                        (
+                            fit.chi2,
+                            FittedTrack {
+                                fit: Some(fit),
+                                candidate: TrackCandidate { hits: b.hits },
+                            },
+                        )
+                    })
+                })
+                .collect();
+            fitted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (_, track) in fitted {
+                if track.candidate.hits.iter().any(|&h| owner[h]) {
+                    continue;
+                }
+                for &h in &track.candidate.hits {
+                    owner[h] = true;
+                }
+                summary.tracks_short += 1;
+                tracks.push(track);
+            }
+        }
         summary.fit_ms = started.elapsed().as_secs_f64() * 1e3;
         summary.tracks = tracks.len();
         Ok(CkfOutput { tracks, summary })
     }
 
-    /// Greedy shared-hit resolution (module docs, step 5): hit lists, disjoint.
-    fn resolve_shared_hits(&self, mut found: Vec<Branch>, num_hits: usize) -> Vec<Vec<usize>> {
+    /// Whether a best branch of three hits may become a three-hit track (module docs, step 8):
+    /// three pixel hits on three layers, no hole before the last.
+    fn short_candidate(&self, measurements: &EventMeasurements, branch: &Branch) -> bool {
+        if branch.hits.len() != 3 || branch.holes > branch.consecutive_holes {
+            return false;
+        }
+        let layers: Vec<u32> = branch
+            .hits
+            .iter()
+            .map(|&h| measurements.measurements[h].surface.0)
+            .collect();
+        let volumes = &self.config.seeding.volumes;
+        layers[0] != layers[1]
+            && layers[1] != layers[2]
+            && layers[0] != layers[2]
+            && layers.iter().all(|&l| {
+                volumes.contains(&self.geometry.detector.layers[l as usize].volume_id)
+            })
+    }
+
+    /// Greedy shared-hit resolution (module docs, step 5): hit lists, disjoint, and which hits
+    /// they hold.
+    fn resolve_shared_hits(
+        &self,
+        mut found: Vec<Branch>,
+        num_hits: usize,
+    ) -> (Vec<Vec<usize>>, Vec<bool>) {
         found.sort_by(|a, b| {
             let quality = |t: &Branch| t.chi2 / (2 * t.hits.len()).saturating_sub(5).max(1) as f64;
             b.hits
@@ -324,11 +537,17 @@ impl Ckf {
             }
             kept.push(free);
         }
-        kept
+        (kept, owner)
     }
 
-    /// Follows one seed; its best branch.
-    fn follow(&self, measurements: &EventMeasurements, seed: &Seed) -> Option<Branch> {
+    /// Follows one seed; its best branch. With `free_holes` (the secondary pass) the layers
+    /// before the first hit are not holes.
+    fn follow(
+        &self,
+        measurements: &EventMeasurements,
+        seed: &Seed,
+        free_holes: bool,
+    ) -> Option<Branch> {
         let all = &measurements.measurements;
         let [b, m, t] = seed.hits.map(|h| &all[h]);
         let free = estimate_from_triplet(b.position, m.position, t.position, self.config.bz);
@@ -377,6 +596,8 @@ impl Ckf {
             hits: Vec::new(),
             chi2: 0.0,
             consecutive_holes: 0,
+            holes: 0,
+            free_holes,
             last_layer: usize::MAX,
             min_path: 0.0,
             turned: 0.0,
@@ -573,6 +794,8 @@ impl Ckf {
                         hits,
                         chi2: branch.chi2 + c,
                         consecutive_holes: 0,
+                        holes: branch.holes,
+                        free_holes: branch.free_holes,
                         last_layer: layer_index,
                         min_path: 0.0,
                         turned,
@@ -591,7 +814,8 @@ impl Ckf {
                 step.continuing.push(branch);
                 continue;
             }
-            if !branch.hit_in_layer {
+            if !branch.hit_in_layer && !(branch.free_holes && branch.hits.is_empty()) {
+                branch.holes += 1;
                 branch.consecutive_holes += 1;
                 if branch.consecutive_holes > self.config.max_consecutive_holes {
                     step.done.push(branch);
@@ -643,6 +867,8 @@ mod tests {
             hits: hits.to_vec(),
             chi2,
             consecutive_holes: 0,
+            holes: 0,
+            free_holes: false,
             last_layer: 0,
             min_path: 0.0,
             turned: 0.0,
@@ -661,7 +887,7 @@ mod tests {
             },
         )
         .expect("valid settings");
-        let kept = ckf.resolve_shared_hits(
+        let (kept, _) = ckf.resolve_shared_hits(
             vec![
                 // Shares 3 hits with the best track: dropped.
                 track(&[0, 1, 2, 20, 21], 3.0),

@@ -145,6 +145,25 @@ impl SeedFinder {
 
     /// The seeds of an event, ordered by middle hit.
     pub fn find(&self, geometry: &TrackingGeometry, measurements: &EventMeasurements) -> Vec<Seed> {
+        self.find_among(geometry, measurements, None)
+    }
+
+    /// The seeds made of hits not marked in `used` (one flag per hit of the event).
+    pub fn find_unused(
+        &self,
+        geometry: &TrackingGeometry,
+        measurements: &EventMeasurements,
+        used: &[bool],
+    ) -> Vec<Seed> {
+        self.find_among(geometry, measurements, Some(used))
+    }
+
+    fn find_among(
+        &self,
+        geometry: &TrackingGeometry,
+        measurements: &EventMeasurements,
+        used: Option<&[bool]>,
+    ) -> Vec<Seed> {
         use rayon::prelude::*;
         let c = &self.config;
         // Space points per layer, sorted by φ.
@@ -160,6 +179,7 @@ impl SeedFinder {
                 let mut points: Vec<SpacePoint> = measurements.by_surface[l]
                     .iter()
                     .flatten()
+                    .filter(|&&hit| used.is_none_or(|u| !u.get(hit).copied().unwrap_or(false)))
                     .map(|&hit| {
                         let [x, y, z] = measurements.measurements[hit].position;
                         SpacePoint {
