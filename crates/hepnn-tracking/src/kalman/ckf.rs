@@ -78,6 +78,8 @@ pub struct SecondaryConfig {
     pub enabled: bool,
     /// Largest transverse impact parameter of a seed (mm) (default 10).
     pub d0_max: f64,
+    /// Largest |z₀| of a seed (mm) (default 100).
+    pub z0_max: f64,
     /// Lowest seed pT (GeV) (default 0.9: the efficiency counts pT > 1 GeV).
     pub min_pt: f64,
     /// Fewest hits of a track from this pass (default 6).
@@ -89,6 +91,7 @@ impl Default for SecondaryConfig {
         Self {
             enabled: true,
             d0_max: 10.0,
+            z0_max: 100.0,
             min_pt: 0.9,
             min_hits: 6,
         }
@@ -180,14 +183,16 @@ impl CkfConfig {
             return bad("chunk", "expected ≥ 1, found 0".into());
         }
         let s = &self.secondary;
-        if !(s.d0_max.is_finite() && s.d0_max > 0.0 && s.min_pt.is_finite() && s.min_pt > 0.0)
+        if ![s.d0_max, s.z0_max, s.min_pt]
+            .iter()
+            .all(|v| v.is_finite() && *v > 0.0)
             || s.min_hits < 3
         {
             return bad(
                 "secondary",
                 format!(
-                    "expected d0_max > 0, min_pt > 0, min_hits ≥ 3, found {}, {}, {}",
-                    s.d0_max, s.min_pt, s.min_hits
+                    "expected d0_max, z0_max, min_pt > 0 and min_hits ≥ 3, found {}, {}, {}, {}",
+                    s.d0_max, s.z0_max, s.min_pt, s.min_hits
                 ),
             );
         }
@@ -342,6 +347,7 @@ impl Ckf {
             seed_finder: SeedFinder::new(config.seeding.clone())?,
             secondary_finder: SeedFinder::new(SeedFinderConfig {
                 d0_max: config.secondary.d0_max,
+                z0_max: config.secondary.z0_max,
                 min_pt: config.secondary.min_pt,
                 ..config.seeding.clone()
             })?,

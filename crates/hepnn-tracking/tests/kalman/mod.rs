@@ -217,12 +217,15 @@ fn measure(ckf: &Ckf, event: &Event) -> (hepnn_tracking::metrics::TrackMetrics, 
     let metrics = track_metrics(&output.candidates(), &truth, &ParticleSelection::default())
         .expect("candidates index the event");
     println!(
-        "{} hits, {} seeds ({} followed), {} found, {} kept; seeding {:.0} ms, finding {:.0} ms, fit {:.0} ms",
+        "{} hits, {} seeds + {} secondary ({} followed), {} found ({} secondary), {} kept ({} of 3 hits); seeding {:.0} ms, finding {:.0} ms, fit {:.0} ms",
         output.summary.hits,
         output.summary.seeds,
+        output.summary.seeds_secondary,
         output.summary.seeds_followed,
         output.summary.tracks_found,
+        output.summary.tracks_secondary,
         output.summary.tracks,
+        output.summary.tracks_short,
         output.summary.seeding_ms,
         output.summary.finding_ms,
         output.summary.fit_ms
@@ -524,7 +527,7 @@ fn ckf_diag() {
         ..Default::default()
     };
     let finder = hepnn_tracking::kalman::SeedFinder::new(seeding.clone()).unwrap();
-    for _ in 0..3 {
+    for _ in 0..1 {
         let t = Instant::now();
         let seeds = finder.find(&geometry, &measurements);
         println!(
@@ -534,11 +537,18 @@ fn ckf_diag() {
         );
     }
     let seeds = finder.find(&geometry, &measurements);
-    let config = CkfConfig {
+    let env = |name: &str, default: f64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
+    let mut config = CkfConfig {
         min_hits: std::env::var("MIN_HITS").map_or(4, |v| v.parse().unwrap()),
         seeding,
         ..ckf_config()
     };
+    let s = &mut config.secondary;
+    s.enabled = env("SEC", 1.0) > 0.0;
+    s.d0_max = env("SEC_D0", s.d0_max);
+    s.z0_max = env("SEC_Z0", s.z0_max);
+    s.min_pt = env("SEC_PT", s.min_pt);
+    s.min_hits = env("SEC_HITS", s.min_hits as f64) as usize;
     let ckf = Ckf::new(geometry, config).expect("valid settings");
     let (metrics, _, _) = measure(&ckf, &event);
     println!("{metrics:?}");
@@ -590,6 +600,70 @@ fn ckf_diag() {
             hits.len(),
             nseeds,
             best,
+            vols
+        );
+    }
+}
+
+/// TEMP: features of 3-hit candidates at min_hits 3.
+#[test]
+#[ignore = "diagnostic listing"]
+fn ckf_short_diag() {
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let particles = generate(
+        &GeneratorConfig {
+            pileup: 200.0,
+            ..GeneratorConfig::default()
+        },
+        100,
+    )
+    .unwrap();
+    let event = simulate_event(&geometry.detector, &SimConfig::default(), 0, &particles, 100);
+    let ckf = Ckf::new(
+        geometry,
+        CkfConfig {
+            min_hits: 3,
+            ..ckf_config()
+        },
+    )
+    .unwrap();
+    let output = ckf.find(&event).unwrap();
+    let truth = TrackTruth::from_event(&event).unwrap();
+    let matches = hepnn_tracking::metrics::match_candidates(&output.candidates(), &truth).unwrap();
+    let selected: std::collections::HashSet<u64> = truth
+        .reconstructable(&ParticleSelection::default())
+        .into_iter()
+        .collect();
+    for (t, m) in output.tracks.iter().zip(&matches) {
+        if t.candidate.hits.len() != 3 {
+            continue;
+        }
+        let Some(fit) = &t.fit else {
+            println!("short nofit");
+            continue;
+        };
+        let v = fit.perigee.vector;
+        let c = fit.perigee.covariance;
+        let vols: Vec<u32> = t
+            .candidate
+            .hits
+            .iter()
+            .map(|&h| event.hits[h].volume_id * 100 + event.hits[h].layer_id)
+            .collect();
+        let kind = match m.majority_particle {
+            None => "fake",
+            Some(p) if m.matched && selected.contains(&p) => "good",
+            Some(_) => "real",
+        };
+        println!(
+            "short {kind} pt {:.3} d0 {:.4} sd0 {:.4} z0 {:.2} sz0 {:.3} chi2 {:.2} ndf {} vols {:?}",
+            fit.perigee.pt(),
+            v[0],
+            c[(0, 0)].sqrt(),
+            v[1],
+            c[(1, 1)].sqrt(),
+            fit.chi2,
+            fit.ndf,
             vols
         );
     }
