@@ -349,6 +349,7 @@ impl Ckf {
                 d0_max: config.secondary.d0_max,
                 z0_max: config.secondary.z0_max,
                 min_pt: config.secondary.min_pt,
+                displaced: true,
                 ..config.seeding.clone()
             })?,
             propagator,

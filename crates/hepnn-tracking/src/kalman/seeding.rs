@@ -7,7 +7,11 @@
 //! - triplets: the two doublets' cot θ agree within `theta_tolerance · (1 + cot²θ)` (an angle
 //!   tolerance), the circle through the three transverse points has pT ≥ `min_pt` and passes
 //!   within `d0_max` of the beam line;
-//! - at most `max_seeds_per_middle` triplets per middle hit, the smallest |d₀| first.
+//! - at most `max_seeds_per_middle` triplets per middle hit, the smallest |d₀| first (with
+//!   `displaced`, the best agreement of the two cot θ first);
+//! - the space points of each layer sit in a grid of z (barrel) or r (disc) bins, each sorted
+//!   in φ: a middle hit visits only the bins that its cone of lines from |z₀| ≤ `z0_max`
+//!   reaches (ACTS's `SpacePointGrid`), then the φ window.
 
 use hepnn_core::units::GEV_PER_TESLA_MM;
 use hepnn_sim::tracker::helix::circle_through;
@@ -39,6 +43,10 @@ pub struct SeedFinderConfig {
     pub min_delta_r: f64,
     /// Most triplets kept per middle hit (default 3).
     pub max_seeds_per_middle: usize,
+    /// Seeds for displaced tracks (default false): cot θ of a doublet from its transverse
+    /// chord instead of its Δr (the two differ when d₀ is comparable to r), and the triplets of
+    /// a middle hit ranked by how well the two doublets' cot θ agree instead of by |d₀|.
+    pub displaced: bool,
     /// Bin width of the space-point grid, in z on barrel layers and r on discs (mm) (default
     /// 10): a middle hit looks only at the bins its cone of lines from |z₀| ≤ `z0_max` reaches.
     pub grid_bin: f64,
@@ -57,6 +65,7 @@ impl Default for SeedFinderConfig {
             theta_tolerance: 0.005,
             min_delta_r: 5.0,
             max_seeds_per_middle: 3,
+            displaced: false,
             grid_bin: 10.0,
             bz: 2.0,
         }
@@ -276,7 +285,11 @@ impl SeedFinder {
                         if wrap_phi(p.phi - m.phi).abs() > window {
                             return;
                         }
-                        let cot = (p.z - m.z) / dr;
+                        let cot = if c.displaced {
+                            (p.z - m.z) / (p.x - m.x).hypot(p.y - m.y).copysign(dr)
+                        } else {
+                            (p.z - m.z) / dr
+                        };
                         if cot.abs() > c.cot_theta_max {
                             return;
                         }
@@ -290,7 +303,7 @@ impl SeedFinder {
                         }
                     });
                 }
-                let mut found: Vec<Seed> = Vec::new();
+                let mut found: Vec<(f64, Seed)> = Vec::new();
                 // Tops sorted by cot θ: each bottom looks at the tops within its tolerance.
                 tops.sort_by(|a, b| a.1.total_cmp(&b.1));
                 for &(b, cot_b, z0) in &bottoms {
@@ -312,16 +325,24 @@ impl SeedFinder {
                         if d0 > c.d0_max {
                             continue;
                         }
-                        found.push(Seed {
-                            hits: [b.hit, m.hit, t.hit],
-                            d0,
-                            z0,
-                        });
+                        let rank = if c.displaced {
+                            (cot_t - cot_b).abs() / tolerance
+                        } else {
+                            d0
+                        };
+                        found.push((
+                            rank,
+                            Seed {
+                                hits: [b.hit, m.hit, t.hit],
+                                d0,
+                                z0,
+                            },
+                        ));
                     }
                 }
-                found.sort_by(|a, b| a.d0.total_cmp(&b.d0));
+                found.sort_by(|a, b| a.0.total_cmp(&b.0));
                 found.truncate(c.max_seeds_per_middle);
-                found
+                found.into_iter().map(|(_, seed)| seed)
             })
             .collect()
     }

@@ -549,6 +549,15 @@ fn ckf_diag() {
     s.z0_max = env("SEC_Z0", s.z0_max);
     s.min_pt = env("SEC_PT", s.min_pt);
     s.min_hits = env("SEC_HITS", s.min_hits as f64) as usize;
+    let seeds2 = hepnn_tracking::kalman::SeedFinder::new(hepnn_tracking::kalman::SeedFinderConfig {
+        d0_max: config.secondary.d0_max,
+        z0_max: config.secondary.z0_max,
+        min_pt: config.secondary.min_pt,
+        displaced: true,
+        ..config.seeding.clone()
+    })
+    .unwrap()
+    .find(&geometry, &measurements);
     let ckf = Ckf::new(geometry, config).expect("valid settings");
     let (metrics, _, _) = measure(&ckf, &event);
     println!("{metrics:?}");
@@ -579,7 +588,12 @@ fn ckf_diag() {
         let nseeds = seeds
             .iter()
             .filter(|s| s.hits.iter().all(|&h| poh[h] == id))
-            .count();
+            .count()
+            * 1000
+            + seeds2
+                .iter()
+                .filter(|s| s.hits.iter().all(|&h| poh[h] == id))
+                .count();
         let best = output
             .tracks
             .iter()
@@ -590,6 +604,31 @@ fn ckf_diag() {
                 )
             })
             .max();
+        {
+            let mut seen = Vec::new();
+            let mut pts = Vec::new();
+            for &h in hits.iter() {
+                let e = &event.hits[h];
+                if e.volume_id <= 9 && !seen.contains(&(e.volume_id, e.layer_id)) {
+                    seen.push((e.volume_id, e.layer_id));
+                    pts.push([e.x, e.y, e.z]);
+                }
+            }
+            if pts.len() >= 3 {
+                let r = |p: [f64; 3]| p[0].hypot(p[1]);
+                let (b, m, t) = (pts[0], pts[1], pts[2]);
+                let cb = (m[2] - b[2]) / (r(m) - r(b));
+                let ct = (t[2] - m[2]) / (r(t) - r(m));
+                let cb2 = (m[2] - b[2]) / (m[0] - b[0]).hypot(m[1] - b[1]);
+                let ct2 = (t[2] - m[2]) / (t[0] - m[0]).hypot(t[1] - m[1]);
+                let circle = hepnn_sim::tracker::helix::circle_through([b[0], b[1]], [m[0], m[1]], [t[0], t[1]]);
+                let (d0, rad) = circle.map_or((f64::NAN, f64::NAN), |(c, rad, _)| ((c[0].hypot(c[1]) - rad).abs(), rad));
+                println!(
+                    "  triplet r {:.0} {:.0} {:.0} cot_dr {cb:.3} {ct:.3} tol {:.4} cot_chord {cb2:.3} {ct2:.3} z0 {:.1} d0 {d0:.2} pt {:.2}",
+                    r(b), r(m), r(t), 0.005 * (1.0 + cb * cb), b[2] - r(b) * cb, rad * 0.0006
+                );
+            }
+        }
         println!(
             "missed {id:x}: pT {:.2} eta {:.2} vr {:.1} vz {:.1} q {} nhits {} seeds {} best {:?} layers {:?}",
             p.pt(),
