@@ -20,7 +20,15 @@
 //! 8. three-hit tracks ([`ShortTrackConfig`]): a best branch of exactly three pixel hits on the
 //!    first three layers the helix crosses (no hole before its last hit) is kept when none of its
 //!    hits is on another track and its fit points back to the beam line (pT, d₀ and its
-//!    significance, z₀, χ² cuts): the particles absorbed after three layers.
+//!    significance, z₀, χ² cuts): the particles absorbed after three layers;
+//! 9. two-layer tracks (`ShortTrackConfig::two_layers`): among the pixel hits still free, a hit
+//!    with an overlap twin (same layer, another module, ≤ 10 mm away) and a hit on another
+//!    layer such that the circle through the beam line and the two layers' hits, with the
+//!    straight line in (arc length, z) from |z₀| ≤ `max_z0`, passes within `twin_tolerance` of
+//!    the twin, the two layers being the first two pixel layers that helix crosses, no hit of
+//!    a found track on it elsewhere in the pixels; the fit's χ² as for three-hit tracks, best
+//!    agreement first, hits not shared:
+//!    particles absorbed after two layers, seen three times thanks to the module overlaps.
 
 use std::time::Instant;
 
@@ -30,9 +38,12 @@ use serde::Serialize;
 use hepnn_core::Event;
 use hepnn_sim::tracker::LayerShape;
 
+use hepnn_core::units::GEV_PER_TESLA_MM;
+use hepnn_sim::tracker::helix::circle_through;
+
 use super::fitter::{
     FitResult, KalmanFitter, KalmanFitterConfig, chi2, estimate_from_triplet, initial_covariance,
-    update,
+    order_hits, update,
 };
 use super::material::MaterialEffects;
 use super::parameters::{Perigee, QOP, ReferenceSurface, THETA, TrackParameters};
@@ -82,6 +93,8 @@ pub struct SecondaryConfig {
     pub z0_max: f64,
     /// Lowest seed pT (GeV) (default 0.9: the efficiency counts pT > 1 GeV).
     pub min_pt: f64,
+    /// Most triplets kept per middle hit (default 3).
+    pub max_seeds_per_middle: usize,
     /// Fewest hits of a track from this pass (default 6).
     pub min_hits: usize,
 }
@@ -93,6 +106,7 @@ impl Default for SecondaryConfig {
             d0_max: 10.0,
             z0_max: 100.0,
             min_pt: 0.9,
+            max_seeds_per_middle: 3,
             min_hits: 6,
         }
     }
@@ -111,8 +125,15 @@ pub struct ShortTrackConfig {
     pub max_d0_significance: f64,
     /// Largest fitted |z₀| (mm) (default 20: 3.5 σ of the luminous region).
     pub max_z0: f64,
-    /// Largest fit χ² (one degree of freedom) (default 3).
+    /// Largest fit χ² (one degree of freedom) (default 5, 97.5% of true tracks).
     pub max_chi2: f64,
+    /// Also keep tracks on two pixel layers, one with an overlap twin (default true): the two
+    /// twins and the other layer's hit, when the circle through the beam line and one hit of
+    /// each layer passes within `twin_tolerance` of the twin.
+    pub two_layers: bool,
+    /// Largest distance of the twin from that helix, transverse and along z / (1 + |cot θ|)
+    /// (mm) (default 0.1: about 5 σ of the pixel resolution).
+    pub twin_tolerance: f64,
 }
 
 impl Default for ShortTrackConfig {
@@ -123,7 +144,9 @@ impl Default for ShortTrackConfig {
             max_d0: 0.3,
             max_d0_significance: 3.0,
             max_z0: 20.0,
-            max_chi2: 3.0,
+            max_chi2: 5.0,
+            two_layers: true,
+            twin_tolerance: 0.1,
         }
     }
 }
@@ -187,17 +210,25 @@ impl CkfConfig {
             .iter()
             .all(|v| v.is_finite() && *v > 0.0)
             || s.min_hits < 3
+            || s.max_seeds_per_middle == 0
         {
             return bad(
                 "secondary",
                 format!(
-                    "expected d0_max, z0_max, min_pt > 0 and min_hits ≥ 3, found {}, {}, {}, {}",
-                    s.d0_max, s.z0_max, s.min_pt, s.min_hits
+                    "expected d0_max, z0_max, min_pt > 0, min_hits ≥ 3, max_seeds_per_middle ≥ 1, found {}, {}, {}, {}, {}",
+                    s.d0_max, s.z0_max, s.min_pt, s.min_hits, s.max_seeds_per_middle
                 ),
             );
         }
         let t = &self.short_tracks;
-        if [t.min_pt, t.max_d0, t.max_d0_significance, t.max_z0, t.max_chi2]
+        if [
+            t.min_pt,
+            t.max_d0,
+            t.max_d0_significance,
+            t.max_z0,
+            t.max_chi2,
+            t.twin_tolerance,
+        ]
             .iter()
             .any(|v| !(v.is_finite() && *v >= 0.0))
         {
@@ -256,6 +287,9 @@ pub struct CkfSummary {
     pub tracks_secondary: usize,
     /// Three-hit tracks kept (within `tracks`).
     pub tracks_short: usize,
+    /// Two-layer tracks (a hit and an overlap twin on one layer, a hit on another) kept
+    /// (within `tracks`).
+    pub tracks_two_layers: usize,
     /// Tracks kept.
     pub tracks: usize,
     /// Seeding time (ms).
@@ -350,6 +384,7 @@ impl Ckf {
                 z0_max: config.secondary.z0_max,
                 min_pt: config.secondary.min_pt,
                 displaced: true,
+                max_seeds_per_middle: config.secondary.max_seeds_per_middle,
                 ..config.seeding.clone()
             })?,
             propagator,
@@ -455,6 +490,7 @@ impl Ckf {
         summary.finding_ms += started.elapsed().as_secs_f64() * 1e3;
 
         let started = Instant::now();
+        let mut fit_excluded_ms = 0.0;
         let mut tracks: Vec<FittedTrack> = kept
             .into_par_iter()
             .map(|hits| FittedTrack {
@@ -492,9 +528,261 @@ impl Ckf {
                 tracks.push(track);
             }
         }
-        summary.fit_ms = started.elapsed().as_secs_f64() * 1e3;
+        if take_short && self.config.short_tracks.two_layers {
+            // Best agreement first, disjoint, then fitted. The search counts as finding.
+            let search = Instant::now();
+            let mut candidates = self.two_layer_candidates(&measurements, &owner);
+            let search_ms = search.elapsed().as_secs_f64() * 1e3;
+            summary.finding_ms += search_ms;
+            fit_excluded_ms += search_ms;
+            candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut chosen = Vec::new();
+            for (_, hits) in candidates {
+                if hits.iter().any(|&h| owner[h]) {
+                    continue;
+                }
+                for &h in &hits {
+                    owner[h] = true;
+                }
+                chosen.push(hits);
+            }
+            let fitted: Vec<FittedTrack> = chosen
+                .into_par_iter()
+                .filter_map(|hits| {
+                    let fit = self.fitter.fit(&self.geometry, &measurements, &hits).ok()?;
+                    (fit.chi2 <= self.config.short_tracks.max_chi2).then(|| FittedTrack {
+                        fit: Some(fit),
+                        candidate: TrackCandidate { hits },
+                    })
+                })
+                .collect();
+            summary.tracks_two_layers = fitted.len();
+            tracks.extend(fitted);
+        }
+        summary.fit_ms = started.elapsed().as_secs_f64() * 1e3 - fit_excluded_ms;
         summary.tracks = tracks.len();
         Ok(CkfOutput { tracks, summary })
+    }
+
+    /// Two-layer candidates among the free pixel hits (module docs, step 9): (score, hits
+    /// ordered from the beam line), the best other-layer hit per twin pair.
+    fn two_layer_candidates(
+        &self,
+        measurements: &EventMeasurements,
+        owner: &[bool],
+    ) -> Vec<(f64, Vec<usize>)> {
+        let cuts = &self.config.short_tracks;
+        let all = &measurements.measurements;
+        let radius_min = cuts.min_pt / (GEV_PER_TESLA_MM * self.config.bz.abs());
+        // Free pixel hits per layer, sorted by φ.
+        let layers: Vec<Vec<(f64, usize)>> = self
+            .geometry
+            .detector
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                if !self.config.seeding.volumes.contains(&layer.volume_id) {
+                    return Vec::new();
+                }
+                let mut hits: Vec<(f64, usize)> = measurements.by_surface[l]
+                    .iter()
+                    .flatten()
+                    .filter(|&&h| !owner[h])
+                    .map(|&h| (all[h].position[1].atan2(all[h].position[0]), h))
+                    .collect();
+                hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+                hits
+            })
+            .collect();
+        // Hits of other tracks per layer, sorted by φ.
+        let owned: Vec<Vec<(f64, usize)>> = (0..layers.len())
+            .map(|l| {
+                if layers[l].is_empty() {
+                    return Vec::new();
+                }
+                let mut hits: Vec<(f64, usize)> = measurements.by_surface[l]
+                    .iter()
+                    .flatten()
+                    .filter(|&&h| owner[h])
+                    .map(|&h| (all[h].position[1].atan2(all[h].position[0]), h))
+                    .collect();
+                hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+                hits
+            })
+            .collect();
+        // Hits of a φ-sorted layer within `window` of `phi` (no wrap: the few at ±π are lost).
+        let near = |hits: &[(f64, usize)], phi: f64, window: f64| {
+            let first = hits.partition_point(|h| h.0 < phi - window);
+            let last = hits.partition_point(|h| h.0 <= phi + window);
+            first..last
+        };
+        let arc = |r: f64, radius: f64| 2.0 * radius * (r / (2.0 * radius)).min(1.0).asin();
+        // φ between the two layers' hits: the bending of min_pt over the pixels' radius.
+        let window = (200.0 / (2.0 * radius_min)).min(1.0).asin() + 0.01;
+        (0..layers.len())
+            .into_par_iter()
+            .flat_map_iter(|l| {
+                let mut out = Vec::new();
+                let hits = &layers[l];
+                // Twins lie within 10 mm: the hits in 10 mm bins of z (barrel) or r (disc).
+                let barrel = matches!(
+                    self.geometry.detector.layers[l].shape,
+                    LayerShape::Barrel { .. }
+                );
+                let key = |h: usize| {
+                    let p = all[h].position;
+                    let c = if barrel { p[2] } else { p[0].hypot(p[1]) };
+                    (c / 10.0).floor() as i64
+                };
+                let mut bins: std::collections::BTreeMap<i64, Vec<(f64, usize)>> =
+                    std::collections::BTreeMap::new();
+                for &(phi, h) in hits {
+                    bins.entry(key(h)).or_default().push((phi, h));
+                }
+                for &(phi_a, a) in hits {
+                    let pa = all[a].position;
+                    let ra = pa[0].hypot(pa[1]);
+                    let k = key(a);
+                    let twins = (k - 1..=k + 1)
+                        .filter_map(|kk| bins.get(&kk))
+                        .flat_map(|bin| bin[near(bin, phi_a, 12.0 / ra.max(1.0))].iter());
+                    for &(_, twin) in twins {
+                        let pt = all[twin].position;
+                        let distance =
+                            (pt[0] - pa[0]).hypot(pt[1] - pa[1]).hypot(pt[2] - pa[2]);
+                        if twin == a || all[twin].surface == all[a].surface || distance > 10.0 {
+                            continue;
+                        }
+                        let mut best: Option<(f64, usize)> = None;
+                        for (l2, others) in layers.iter().enumerate() {
+                            if l2 == l || others.is_empty() {
+                                continue;
+                            }
+                            for &(_, b) in &others[near(others, phi_a, window)] {
+                                let pb = all[b].position;
+                                // The r–z cone of lines from |z₀| ≤ max_z0 through a (5 mm).
+                                let rb = pb[0].hypot(pb[1]);
+                                let z_lo = -cuts.max_z0 + (pa[2] + cuts.max_z0) * rb / ra;
+                                let z_hi = cuts.max_z0 + (pa[2] - cuts.max_z0) * rb / ra;
+                                if pb[2] < z_lo.min(z_hi) - 5.0 || pb[2] > z_lo.max(z_hi) + 5.0 {
+                                    continue;
+                                }
+                                let Some((centre, radius, _)) =
+                                    circle_through([0.0, 0.0], [pa[0], pa[1]], [pb[0], pb[1]])
+                                else {
+                                    continue;
+                                };
+                                if radius < radius_min {
+                                    continue;
+                                }
+                                let (sa, sb) = (arc(ra, radius), arc(rb, radius));
+                                if (sb - sa).abs() < 1.0 {
+                                    continue;
+                                }
+                                let cot = (pb[2] - pa[2]) / (sb - sa);
+                                let z0 = pa[2] - cot * sa;
+                                if z0.abs() > cuts.max_z0 {
+                                    continue;
+                                }
+                                let transverse =
+                                    ((pt[0] - centre[0]).hypot(pt[1] - centre[1]) - radius).abs();
+                                let st = arc(pt[0].hypot(pt[1]), radius);
+                                let along = (pt[2] - z0 - cot * st).abs() / (1.0 + cot.abs());
+                                let tolerance = cuts.twin_tolerance;
+                                if transverse > tolerance
+                                    || along > tolerance
+                                    || self.pixel_layers_before(l, l2, radius, cot, z0, sa.max(sb))
+                                {
+                                    continue;
+                                }
+                                let score = transverse.hypot(along);
+                                if best.is_none_or(|(s, _)| score < s) {
+                                    best = Some((score, b));
+                                }
+                            }
+                        }
+                        let Some((score, b)) = best else {
+                            continue;
+                        };
+                        // A fragment of a found track when one of its hits lies on the helix
+                        // (1 mm) on a third pixel layer.
+                        let pb = all[b].position;
+                        let lb = all[b].surface.0 as usize;
+                        let Some((centre, radius, _)) =
+                            circle_through([0.0, 0.0], [pa[0], pa[1]], [pb[0], pb[1]])
+                        else {
+                            continue;
+                        };
+                        let (sa, sb) = (arc(ra, radius), arc(pb[0].hypot(pb[1]), radius));
+                        let cot = (pb[2] - pa[2]) / (sb - sa);
+                        let z0 = pa[2] - cot * sa;
+                        let fragment = owned.iter().enumerate().any(|(l3, hits3)| {
+                            l3 != l
+                                && l3 != lb
+                                && hits3[near(hits3, phi_a, window)].iter().any(|&(_, h)| {
+                                    let p = all[h].position;
+                                    let transverse =
+                                        ((p[0] - centre[0]).hypot(p[1] - centre[1]) - radius).abs();
+                                    let s = arc(p[0].hypot(p[1]), radius);
+                                    let along = (p[2] - z0 - cot * s).abs() / (1.0 + cot.abs());
+                                    transverse < 1.0 && along < 1.0
+                                })
+                        });
+                        if !fragment {
+                            out.push((score, order_hits(measurements, &[a, twin, b])));
+                        }
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// Whether a helix from the beam line (transverse radius `radius`, z = `z0` + `cot` · s in
+    /// arc length s) crosses a pixel layer other than `la` and `lb` before the arc length
+    /// `s_end` (mm): the two layers of a two-layer track must be the first two it crosses.
+    fn pixel_layers_before(
+        &self,
+        la: usize,
+        lb: usize,
+        radius: f64,
+        cot: f64,
+        z0: f64,
+        s_end: f64,
+    ) -> bool {
+        self.geometry
+            .detector
+            .layers
+            .iter()
+            .enumerate()
+            .any(|(l, layer)| {
+                if l == la || l == lb || !self.config.seeding.volumes.contains(&layer.volume_id) {
+                    return false;
+                }
+                match layer.shape {
+                    LayerShape::Barrel {
+                        radius: r,
+                        z_min,
+                        z_max,
+                    } => {
+                        if r >= 2.0 * radius {
+                            return false;
+                        }
+                        let s = 2.0 * radius * (r / (2.0 * radius)).asin();
+                        let z = z0 + cot * s;
+                        s < s_end - 1.0 && z > z_min + 5.0 && z < z_max - 5.0
+                    }
+                    LayerShape::Endcap { z, r_min, r_max } => {
+                        if cot.abs() < 1e-9 {
+                            return false;
+                        }
+                        let s = (z - z0) / cot;
+                        let r = 2.0 * radius * (s / (2.0 * radius)).sin().abs();
+                        s > 0.0 && s < s_end - 1.0 && r > r_min + 5.0 && r < r_max - 5.0
+                    }
+                }
+            })
     }
 
     /// Whether a best branch of three hits may become a three-hit track (module docs, step 8):

@@ -217,7 +217,7 @@ fn measure(ckf: &Ckf, event: &Event) -> (hepnn_tracking::metrics::TrackMetrics, 
     let metrics = track_metrics(&output.candidates(), &truth, &ParticleSelection::default())
         .expect("candidates index the event");
     println!(
-        "{} hits, {} seeds + {} secondary ({} followed), {} found ({} secondary), {} kept ({} of 3 hits); seeding {:.0} ms, finding {:.0} ms, fit {:.0} ms",
+        "{} hits, {} seeds + {} secondary ({} followed), {} found ({} secondary), {} kept ({} of 3 hits, {} on 2 layers); seeding {:.0} ms, finding {:.0} ms, fit {:.0} ms",
         output.summary.hits,
         output.summary.seeds,
         output.summary.seeds_secondary,
@@ -226,6 +226,7 @@ fn measure(ckf: &Ckf, event: &Event) -> (hepnn_tracking::metrics::TrackMetrics, 
         output.summary.tracks_secondary,
         output.summary.tracks,
         output.summary.tracks_short,
+        output.summary.tracks_two_layers,
         output.summary.seeding_ms,
         output.summary.finding_ms,
         output.summary.fit_ms
@@ -271,6 +272,113 @@ fn ckf_finds_the_tracks_of_a_low_pileup_event() {
         let fit = track.fit.as_ref().expect("every kept track fits");
         assert!(fit.perigee.pt() > 0.1);
     }
+}
+
+/// Three-hit tracks: particles cut after their first three pixel layers (as the simulation's
+/// absorption does) are found as three-hit tracks, and only with `short_tracks` on; three pixel
+/// hits of three different particles almost never pass the beam-line cuts.
+#[test]
+fn three_hit_tracks_are_true_short_tracks_not_random_triplets() {
+    use hepnn_tracking::kalman::ShortTrackConfig;
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let particles = single_tracks(60, 1.5, 10.0, 12);
+    let event = simulate_event(&geometry.detector, &no_noise(), 1, &particles, 12);
+    let tracks = truth_tracks(&event);
+    let layer = |h: usize| (event.hits[h].volume_id, event.hits[h].layer_id);
+    // The first three hits of every other particle when they lie on three pixel layers.
+    let mut keep = vec![true; event.hits.len()];
+    let mut cut: Vec<(u64, Vec<usize>)> = Vec::new();
+    let mut ids: Vec<u64> = tracks.keys().copied().collect();
+    ids.sort_unstable();
+    for (k, id) in ids.iter().enumerate() {
+        let hits = &tracks[id];
+        let first: Vec<usize> = hits.iter().copied().take(3).collect();
+        let distinct = first.len() == 3
+            && layer(first[0]) != layer(first[1])
+            && layer(first[1]) != layer(first[2])
+            && layer(first[0]) != layer(first[2]);
+        if k % 2 == 0 && distinct && first.iter().all(|&h| event.hits[h].volume_id <= 9) {
+            for &h in &hits[3..] {
+                keep[h] = false;
+            }
+            cut.push((*id, first));
+        }
+    }
+    assert!(cut.len() >= 15, "{} particles cut", cut.len());
+    let kept_ids: std::collections::HashSet<HitId> = event
+        .hits
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(h, _)| h.hit_id)
+        .collect();
+    let short_event = Event {
+        hits: event
+            .hits
+            .iter()
+            .filter(|h| kept_ids.contains(&h.hit_id))
+            .cloned()
+            .collect(),
+        truth: event
+            .truth
+            .iter()
+            .filter(|t| kept_ids.contains(&t.hit_id))
+            .cloned()
+            .collect(),
+        ..event.clone()
+    };
+    let found_short = |short_tracks: bool| {
+        let mut config = ckf_config();
+        config.short_tracks.enabled = short_tracks;
+        let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
+        let output = ckf.find(&short_event).expect("a valid event");
+        let truth = TrackTruth::from_event(&short_event).expect("truth");
+        let poh = truth.particle_of_hit();
+        let cut_ids: std::collections::HashSet<u64> = cut.iter().map(|c| c.0).collect();
+        output
+            .tracks
+            .iter()
+            .filter(|t| t.candidate.hits.len() == 3)
+            .filter(|t| {
+                let p = poh[t.candidate.hits[0]];
+                cut_ids.contains(&p) && t.candidate.hits.iter().all(|&h| poh[h] == p)
+            })
+            .count()
+    };
+    let with = found_short(true);
+    let without = found_short(false);
+    println!("{} particles cut to 3 hits: {with} found as 3-hit tracks, {without} without", cut.len());
+    assert!(with * 10 >= cut.len() * 9, "{with} of {}", cut.len());
+    assert_eq!(without, 0);
+    // The fits of the true triplets pass the cuts; triplets mixing three particles do not.
+    let measurements = EventMeasurements::new(&geometry, &event).expect("known modules");
+    let fitter = KalmanFitter::default();
+    let cuts = ShortTrackConfig::default();
+    let accepted = |hits: &[usize]| {
+        fitter
+            .fit(&geometry, &measurements, hits)
+            .is_ok_and(|fit| cuts.accepts(&fit))
+    };
+    let true_ok = cut.iter().filter(|(_, hits)| accepted(hits)).count();
+    let mut mixed = 0;
+    let mut mixed_ok = 0;
+    for i in 0..cut.len() {
+        for j in 0..cut.len() {
+            let k = (i + j + 1) % cut.len();
+            if i == j || j == k || i == k {
+                continue;
+            }
+            let hits = [cut[i].1[0], cut[j].1[1], cut[k].1[2]];
+            if layer(hits[0]) == layer(hits[1]) || layer(hits[1]) == layer(hits[2]) {
+                continue;
+            }
+            mixed += 1;
+            mixed_ok += usize::from(accepted(&hits));
+        }
+    }
+    println!("true triplets accepted {true_ok}/{}, mixed {mixed_ok}/{mixed}", cut.len());
+    assert!(true_ok * 10 >= cut.len() * 9, "{true_ok} of {}", cut.len());
+    assert!(mixed >= 50 && mixed_ok * 100 <= mixed, "{mixed_ok} of {mixed}");
 }
 
 #[test]
@@ -421,13 +529,53 @@ fn ckf_measurement_at_mu_50_and_200() {
             all.len() - pulls.len()
         );
     }
-    // (pile-up, events, min_hits): the default, then the μ = 200 trade-off in min_hits.
-    let runs = [(50.0, 3, 4), (200.0, 2, 4), (200.0, 1, 3), (200.0, 1, 5)];
-    for (pileup, events, min_hits) in runs {
-        let config = CkfConfig {
+    // (pile-up, events, min_hits, secondary pass and three-hit tracks): the default, then
+    // without the two additions (the first-pass baseline) and with every three-hit track.
+    // Seeding alone, with the grid (10 mm bins) and without (one bin: the previous φ-only
+    // search), the best of 3 calls.
+    for pileup in [50.0, 200.0] {
+        let particles = generate(
+            &GeneratorConfig {
+                pileup,
+                ..GeneratorConfig::default()
+            },
+            100,
+        )
+        .expect("valid generator settings");
+        let event = simulate_event(&geometry.detector, &SimConfig::default(), 0, &particles, 100);
+        let measurements = EventMeasurements::new(&geometry, &event).expect("known modules");
+        for grid_bin in [10.0, 1e6] {
+            let finder = hepnn_tracking::kalman::SeedFinder::new(
+                hepnn_tracking::kalman::SeedFinderConfig {
+                    grid_bin,
+                    ..Default::default()
+                },
+            )
+            .expect("valid settings");
+            let mut best = f64::INFINITY;
+            let mut count = 0;
+            for _ in 0..3 {
+                let started = Instant::now();
+                count = finder.find(&geometry, &measurements).len();
+                best = best.min(started.elapsed().as_secs_f64() * 1e3);
+            }
+            println!("μ = {pileup}: seeding grid_bin {grid_bin}: {count} seeds in {best:.0} ms");
+        }
+    }
+    let runs = [
+        (50.0, 3, 4, true),
+        (200.0, 3, 4, true),
+        (200.0, 3, 4, false),
+        (200.0, 1, 3, false),
+    ];
+    for (pileup, events, min_hits, additions) in runs {
+        let mut config = CkfConfig {
             min_hits,
             ..ckf_config()
         };
+        config.secondary.enabled = additions;
+        config.short_tracks.enabled = additions;
+        println!("secondary pass and three-hit tracks: {additions}");
         let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
         for seed in 0..events {
             let particles = generate(
@@ -506,20 +654,21 @@ fn ckf_measurement_at_mu_50_and_200() {
 #[ignore = "diagnostic listing"]
 fn ckf_diag() {
     let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let event_seed: u64 = std::env::var("SEED").map_or(0, |v| v.parse().unwrap());
     let particles = generate(
         &GeneratorConfig {
             pileup: std::env::var("MU").map_or(50.0, |v| v.parse().unwrap()),
             ..GeneratorConfig::default()
         },
-        100,
+        100 + event_seed,
     )
     .expect("valid generator settings");
     let event = simulate_event(
         &geometry.detector,
         &SimConfig::default(),
-        0,
+        event_seed,
         &particles,
-        100,
+        100 + event_seed,
     );
     let measurements = EventMeasurements::new(&geometry, &event).unwrap();
     let seeding = hepnn_tracking::kalman::SeedFinderConfig {
@@ -549,10 +698,12 @@ fn ckf_diag() {
     s.z0_max = env("SEC_Z0", s.z0_max);
     s.min_pt = env("SEC_PT", s.min_pt);
     s.min_hits = env("SEC_HITS", s.min_hits as f64) as usize;
+    s.max_seeds_per_middle = env("SEC_PER_MIDDLE", s.max_seeds_per_middle as f64) as usize;
     let seeds2 = hepnn_tracking::kalman::SeedFinder::new(hepnn_tracking::kalman::SeedFinderConfig {
         d0_max: config.secondary.d0_max,
         z0_max: config.secondary.z0_max,
         min_pt: config.secondary.min_pt,
+        max_seeds_per_middle: config.secondary.max_seeds_per_middle,
         displaced: true,
         ..config.seeding.clone()
     })
@@ -571,6 +722,37 @@ fn ckf_diag() {
         .collect();
     let poh = truth.particle_of_hit();
     let tracks = truth_tracks(&event);
+    let mut by_particle: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, m) in matches.iter().enumerate() {
+        if let Some(p) = m.majority_particle {
+            by_particle.entry(p).or_default().push(i);
+        }
+    }
+    for (p, list) in &by_particle {
+        if list.len() < 2 {
+            continue;
+        }
+        let part = event.particles.iter().find(|q| q.particle_id.0 == *p).unwrap();
+        let desc: Vec<String> = list
+            .iter()
+            .map(|&i| {
+                let c = &output.tracks[i].candidate.hits;
+                let l: Vec<u32> = c
+                    .iter()
+                    .map(|&h| event.hits[h].volume_id * 100 + event.hits[h].layer_id)
+                    .collect();
+                format!("{}:{:?}", c.len(), l)
+            })
+            .collect();
+        println!(
+            "dup {p:x} pT {:.2} eta {:.2} vr {:.1} nhits {} {:?}",
+            part.pt(),
+            part.eta(),
+            part.vertex_r(),
+            tracks[p].len(),
+            desc
+        );
+    }
     for id in truth.reconstructable(&ParticleSelection::default()) {
         if matched.contains(&id) {
             continue;
@@ -639,70 +821,6 @@ fn ckf_diag() {
             hits.len(),
             nseeds,
             best,
-            vols
-        );
-    }
-}
-
-/// TEMP: features of 3-hit candidates at min_hits 3.
-#[test]
-#[ignore = "diagnostic listing"]
-fn ckf_short_diag() {
-    let geometry = TrackingGeometry::new(Detector::trackml_default());
-    let particles = generate(
-        &GeneratorConfig {
-            pileup: 200.0,
-            ..GeneratorConfig::default()
-        },
-        100,
-    )
-    .unwrap();
-    let event = simulate_event(&geometry.detector, &SimConfig::default(), 0, &particles, 100);
-    let ckf = Ckf::new(
-        geometry,
-        CkfConfig {
-            min_hits: 3,
-            ..ckf_config()
-        },
-    )
-    .unwrap();
-    let output = ckf.find(&event).unwrap();
-    let truth = TrackTruth::from_event(&event).unwrap();
-    let matches = hepnn_tracking::metrics::match_candidates(&output.candidates(), &truth).unwrap();
-    let selected: std::collections::HashSet<u64> = truth
-        .reconstructable(&ParticleSelection::default())
-        .into_iter()
-        .collect();
-    for (t, m) in output.tracks.iter().zip(&matches) {
-        if t.candidate.hits.len() != 3 {
-            continue;
-        }
-        let Some(fit) = &t.fit else {
-            println!("short nofit");
-            continue;
-        };
-        let v = fit.perigee.vector;
-        let c = fit.perigee.covariance;
-        let vols: Vec<u32> = t
-            .candidate
-            .hits
-            .iter()
-            .map(|&h| event.hits[h].volume_id * 100 + event.hits[h].layer_id)
-            .collect();
-        let kind = match m.majority_particle {
-            None => "fake",
-            Some(p) if m.matched && selected.contains(&p) => "good",
-            Some(_) => "real",
-        };
-        println!(
-            "short {kind} pt {:.3} d0 {:.4} sd0 {:.4} z0 {:.2} sz0 {:.3} chi2 {:.2} ndf {} vols {:?}",
-            fit.perigee.pt(),
-            v[0],
-            c[(0, 0)].sqrt(),
-            v[1],
-            c[(1, 1)].sqrt(),
-            fit.chi2,
-            fit.ndf,
             vols
         );
     }
