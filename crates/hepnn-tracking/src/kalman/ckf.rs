@@ -550,7 +550,12 @@ impl Ckf {
                 .into_par_iter()
                 .filter_map(|hits| {
                     let fit = self.fitter.fit(&self.geometry, &measurements, &hits).ok()?;
-                    (fit.chi2 <= self.config.short_tracks.max_chi2).then(|| FittedTrack {
+                    let cuts = &self.config.short_tracks;
+                    // The fit (no beam-line constraint) agrees with the beam-line helix.
+                    let agrees = fit.chi2 <= cuts.max_chi2
+                        && fit.perigee.pt() >= 0.5 * cuts.min_pt
+                        && fit.perigee.vector[1].abs() <= cuts.max_z0 + 10.0;
+                    agrees.then(|| FittedTrack {
                         fit: Some(fit),
                         candidate: TrackCandidate { hits },
                     })

@@ -281,7 +281,7 @@ fn ckf_finds_the_tracks_of_a_low_pileup_event() {
 fn three_hit_tracks_are_true_short_tracks_not_random_triplets() {
     use hepnn_tracking::kalman::ShortTrackConfig;
     let geometry = TrackingGeometry::new(Detector::trackml_default());
-    let particles = single_tracks(60, 1.5, 10.0, 12);
+    let particles = single_tracks(120, 1.5, 10.0, 12);
     let event = simulate_event(&geometry.detector, &no_noise(), 1, &particles, 12);
     let tracks = truth_tracks(&event);
     let layer = |h: usize| (event.hits[h].volume_id, event.hits[h].layer_id);
