@@ -229,8 +229,8 @@ impl CkfConfig {
             t.max_chi2,
             t.twin_tolerance,
         ]
-            .iter()
-            .any(|v| !(v.is_finite() && *v >= 0.0))
+        .iter()
+        .any(|v| !(v.is_finite() && *v >= 0.0))
         {
             return bad(
                 "short_tracks",
@@ -504,16 +504,20 @@ impl Ckf {
             let mut fitted: Vec<(f64, FittedTrack)> = short
                 .into_par_iter()
                 .filter_map(|b| {
-                    let fit = self.fitter.fit(&self.geometry, &measurements, &b.hits).ok()?;
-                    self.config.short_tracks.accepts(&fit).then(|| {
-                        (
-                            fit.chi2,
-                            FittedTrack {
-                                fit: Some(fit),
-                                candidate: TrackCandidate { hits: b.hits },
-                            },
-                        )
-                    })
+                    let fit = self
+                        .fitter
+                        .fit(&self.geometry, &measurements, &b.hits)
+                        .ok()?;
+                    if !self.config.short_tracks.accepts(&fit) {
+                        return None;
+                    }
+                    Some((
+                        fit.chi2,
+                        FittedTrack {
+                            fit: Some(fit),
+                            candidate: TrackCandidate { hits: b.hits },
+                        },
+                    ))
                 })
                 .collect();
             fitted.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -555,7 +559,10 @@ impl Ckf {
                     let agrees = fit.chi2 <= cuts.max_chi2
                         && fit.perigee.pt() >= 0.5 * cuts.min_pt
                         && fit.perigee.vector[1].abs() <= cuts.max_z0 + 10.0;
-                    agrees.then(|| FittedTrack {
+                    if !agrees {
+                        return None;
+                    }
+                    Some(FittedTrack {
                         fit: Some(fit),
                         candidate: TrackCandidate { hits },
                     })
@@ -654,8 +661,7 @@ impl Ckf {
                         .flat_map(|bin| bin[near(bin, phi_a, 12.0 / ra.max(1.0))].iter());
                     for &(_, twin) in twins {
                         let pt = all[twin].position;
-                        let distance =
-                            (pt[0] - pa[0]).hypot(pt[1] - pa[1]).hypot(pt[2] - pa[2]);
+                        let distance = (pt[0] - pa[0]).hypot(pt[1] - pa[1]).hypot(pt[2] - pa[2]);
                         if twin == a || all[twin].surface == all[a].surface || distance > 10.0 {
                             continue;
                         }
@@ -805,9 +811,9 @@ impl Ckf {
         layers[0] != layers[1]
             && layers[1] != layers[2]
             && layers[0] != layers[2]
-            && layers.iter().all(|&l| {
-                volumes.contains(&self.geometry.detector.layers[l as usize].volume_id)
-            })
+            && layers
+                .iter()
+                .all(|&l| volumes.contains(&self.geometry.detector.layers[l as usize].volume_id))
     }
 
     /// Greedy shared-hit resolution (module docs, step 5): hit lists, disjoint, and which hits
@@ -1114,7 +1120,9 @@ impl Ckf {
                 step.continuing.push(branch);
                 continue;
             }
-            if !branch.hit_in_layer && !(branch.free_holes && branch.hits.is_empty()) {
+            // In the secondary pass the layers before the first hit are no holes.
+            let counted = !(branch.free_holes && branch.hits.is_empty());
+            if !branch.hit_in_layer && counted {
                 branch.holes += 1;
                 branch.consecutive_holes += 1;
                 if branch.consecutive_holes > self.config.max_consecutive_holes {

@@ -347,7 +347,10 @@ fn three_hit_tracks_are_true_short_tracks_not_random_triplets() {
     };
     let with = found_short(true);
     let without = found_short(false);
-    println!("{} particles cut to 3 hits: {with} found as 3-hit tracks, {without} without", cut.len());
+    println!(
+        "{} particles cut to 3 hits: {with} found as 3-hit tracks, {without} without",
+        cut.len()
+    );
     assert!(with * 10 >= cut.len() * 9, "{with} of {}", cut.len());
     assert_eq!(without, 0);
     // The fits of the true triplets pass the cuts; triplets mixing three particles do not.
@@ -376,9 +379,15 @@ fn three_hit_tracks_are_true_short_tracks_not_random_triplets() {
             mixed_ok += usize::from(accepted(&hits));
         }
     }
-    println!("true triplets accepted {true_ok}/{}, mixed {mixed_ok}/{mixed}", cut.len());
+    println!(
+        "true triplets accepted {true_ok}/{}, mixed {mixed_ok}/{mixed}",
+        cut.len()
+    );
     assert!(true_ok * 10 >= cut.len() * 9, "{true_ok} of {}", cut.len());
-    assert!(mixed >= 50 && mixed_ok * 100 <= mixed, "{mixed_ok} of {mixed}");
+    assert!(
+        mixed >= 50 && mixed_ok * 100 <= mixed,
+        "{mixed_ok} of {mixed}"
+    );
 }
 
 #[test]
@@ -542,16 +551,21 @@ fn ckf_measurement_at_mu_50_and_200() {
             100,
         )
         .expect("valid generator settings");
-        let event = simulate_event(&geometry.detector, &SimConfig::default(), 0, &particles, 100);
+        let event = simulate_event(
+            &geometry.detector,
+            &SimConfig::default(),
+            0,
+            &particles,
+            100,
+        );
         let measurements = EventMeasurements::new(&geometry, &event).expect("known modules");
         for grid_bin in [10.0, 1e6] {
-            let finder = hepnn_tracking::kalman::SeedFinder::new(
-                hepnn_tracking::kalman::SeedFinderConfig {
+            let finder =
+                hepnn_tracking::kalman::SeedFinder::new(hepnn_tracking::kalman::SeedFinderConfig {
                     grid_bin,
                     ..Default::default()
-                },
-            )
-            .expect("valid settings");
+                })
+                .expect("valid settings");
             let mut best = f64::INFINITY;
             let mut count = 0;
             for _ in 0..3 {
@@ -686,7 +700,8 @@ fn ckf_diag() {
         );
     }
     let seeds = finder.find(&geometry, &measurements);
-    let env = |name: &str, default: f64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
+    let env =
+        |name: &str, default: f64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
     let mut config = CkfConfig {
         min_hits: std::env::var("MIN_HITS").map_or(4, |v| v.parse().unwrap()),
         seeding,
@@ -699,16 +714,17 @@ fn ckf_diag() {
     s.min_pt = env("SEC_PT", s.min_pt);
     s.min_hits = env("SEC_HITS", s.min_hits as f64) as usize;
     s.max_seeds_per_middle = env("SEC_PER_MIDDLE", s.max_seeds_per_middle as f64) as usize;
-    let seeds2 = hepnn_tracking::kalman::SeedFinder::new(hepnn_tracking::kalman::SeedFinderConfig {
-        d0_max: config.secondary.d0_max,
-        z0_max: config.secondary.z0_max,
-        min_pt: config.secondary.min_pt,
-        max_seeds_per_middle: config.secondary.max_seeds_per_middle,
-        displaced: true,
-        ..config.seeding.clone()
-    })
-    .unwrap()
-    .find(&geometry, &measurements);
+    let seeds2 =
+        hepnn_tracking::kalman::SeedFinder::new(hepnn_tracking::kalman::SeedFinderConfig {
+            d0_max: config.secondary.d0_max,
+            z0_max: config.secondary.z0_max,
+            min_pt: config.secondary.min_pt,
+            max_seeds_per_middle: config.secondary.max_seeds_per_middle,
+            displaced: true,
+            ..config.seeding.clone()
+        })
+        .unwrap()
+        .find(&geometry, &measurements);
     let ckf = Ckf::new(geometry, config).expect("valid settings");
     let (metrics, _, _) = measure(&ckf, &event);
     println!("{metrics:?}");
@@ -732,7 +748,11 @@ fn ckf_diag() {
         if list.len() < 2 {
             continue;
         }
-        let part = event.particles.iter().find(|q| q.particle_id.0 == *p).unwrap();
+        let part = event
+            .particles
+            .iter()
+            .find(|q| q.particle_id.0 == *p)
+            .unwrap();
         let desc: Vec<String> = list
             .iter()
             .map(|&i| {
@@ -803,11 +823,22 @@ fn ckf_diag() {
                 let ct = (t[2] - m[2]) / (r(t) - r(m));
                 let cb2 = (m[2] - b[2]) / (m[0] - b[0]).hypot(m[1] - b[1]);
                 let ct2 = (t[2] - m[2]) / (t[0] - m[0]).hypot(t[1] - m[1]);
-                let circle = hepnn_sim::tracker::helix::circle_through([b[0], b[1]], [m[0], m[1]], [t[0], t[1]]);
-                let (d0, rad) = circle.map_or((f64::NAN, f64::NAN), |(c, rad, _)| ((c[0].hypot(c[1]) - rad).abs(), rad));
+                let circle = hepnn_sim::tracker::helix::circle_through(
+                    [b[0], b[1]],
+                    [m[0], m[1]],
+                    [t[0], t[1]],
+                );
+                let (d0, rad) = circle.map_or((f64::NAN, f64::NAN), |(c, rad, _)| {
+                    ((c[0].hypot(c[1]) - rad).abs(), rad)
+                });
                 println!(
                     "  triplet r {:.0} {:.0} {:.0} cot_dr {cb:.3} {ct:.3} tol {:.4} cot_chord {cb2:.3} {ct2:.3} z0 {:.1} d0 {d0:.2} pt {:.2}",
-                    r(b), r(m), r(t), 0.005 * (1.0 + cb * cb), b[2] - r(b) * cb, rad * 0.0006
+                    r(b),
+                    r(m),
+                    r(t),
+                    0.005 * (1.0 + cb * cb),
+                    b[2] - r(b) * cb,
+                    rad * 0.0006
                 );
             }
         }
