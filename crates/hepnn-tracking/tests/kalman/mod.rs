@@ -856,3 +856,105 @@ fn ckf_diag() {
         );
     }
 }
+
+/// The secondary pass finds tracks from a displaced vertex (d₀ ≈ 7 mm) that the first pass
+/// (d₀ < 1 mm) cannot seed; two-layer tracks find particles cut after two pixel layers when one
+/// of them has an overlap twin.
+#[test]
+fn secondary_pass_and_two_layer_tracks_find_what_the_first_pass_cannot() {
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    // 24 particles from vertices 15 mm off the beam line, 0.5 rad off radial: d₀ ≈ 7 mm.
+    let displaced: Vec<Particle> = (0..24)
+        .map(|i| {
+            let alpha = i as f64 * std::f64::consts::TAU / 24.0;
+            let (pt, eta) = (3.0, 0.2 + 0.05 * i as f64);
+            let phi = alpha + 0.5;
+            Particle {
+                particle_id: ParticleId(i as u64 + 1),
+                particle_type: Some(211),
+                vx: 15.0 * alpha.cos(),
+                vy: 15.0 * alpha.sin(),
+                vz: 0.0,
+                px: pt * phi.cos(),
+                py: pt * phi.sin(),
+                pz: pt * f64::sinh(eta),
+                q: if i % 2 == 0 { 1 } else { -1 },
+                nhits: 0,
+            }
+        })
+        .collect();
+    let event = simulate_event(&geometry.detector, &no_noise(), 2, &displaced, 2);
+    let efficiency = |secondary: bool, event: &Event| {
+        let mut config = ckf_config();
+        config.secondary.enabled = secondary;
+        config.short_tracks.two_layers = false;
+        let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
+        let (metrics, _, _) = measure(&ckf, event);
+        (metrics.matched_reconstructable, metrics.reconstructable)
+    };
+    let (with, all) = efficiency(true, &event);
+    let (without, _) = efficiency(false, &event);
+    println!("displaced: {with}/{all} with the secondary pass, {without} without");
+    assert!(all >= 20 && with * 10 >= all * 8, "{with} of {all}");
+    assert!(
+        without * 10 <= all,
+        "{without} of {all} without the secondary pass"
+    );
+
+    // Particles cut after their first three hits when these lie on two pixel layers.
+    let particles = single_tracks(600, 1.5, 10.0, 13);
+    let event = simulate_event(&geometry.detector, &no_noise(), 3, &particles, 13);
+    let tracks = truth_tracks(&event);
+    let layer = |h: usize| (event.hits[h].volume_id, event.hits[h].layer_id);
+    let mut drop: std::collections::HashSet<HitId> = std::collections::HashSet::new();
+    let mut cut = 0;
+    for hits in tracks.values() {
+        let first: Vec<usize> = hits.iter().copied().take(3).collect();
+        let mut layers: Vec<(u32, u32)> = first.iter().map(|&h| layer(h)).collect();
+        layers.dedup();
+        if first.len() == 3
+            && layers.len() == 2
+            && first.iter().all(|&h| event.hits[h].volume_id <= 9)
+        {
+            cut += 1;
+            drop.extend(hits[3..].iter().map(|&h| event.hits[h].hit_id));
+        }
+    }
+    let short_event = Event {
+        hits: event
+            .hits
+            .iter()
+            .filter(|h| !drop.contains(&h.hit_id))
+            .cloned()
+            .collect(),
+        truth: event
+            .truth
+            .iter()
+            .filter(|t| !drop.contains(&t.hit_id))
+            .cloned()
+            .collect(),
+        ..event.clone()
+    };
+    let found = |two_layers: bool| {
+        let mut config = ckf_config();
+        config.short_tracks.two_layers = two_layers;
+        let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
+        let output = ckf.find(&short_event).expect("a valid event");
+        let (metrics, _, _) = measure(&ckf, &short_event);
+        (output.summary.tracks_two_layers, metrics)
+    };
+    let (with, metrics_with) = found(true);
+    let (without, metrics_without) = found(false);
+    println!(
+        "{cut} particles cut after two layers: {with} two-layer tracks (efficiency {:.3}, fake {:.3}), {without} without (efficiency {:.3})",
+        metrics_with.efficiency, metrics_with.fake_rate, metrics_without.efficiency
+    );
+    assert!(cut >= 10, "{cut} particles cut");
+    assert!(with * 10 >= cut * 7, "{with} two-layer tracks of {cut}");
+    assert_eq!(without, 0);
+    assert!(metrics_with.fake_rate <= 0.01, "{metrics_with:?}");
+    assert!(
+        metrics_with.matched_reconstructable
+            >= metrics_without.matched_reconstructable + with * 9 / 10
+    );
+}
