@@ -13,7 +13,22 @@
 //! 5. shared hits: tracks in order of quality keep their hits; a later track loses its hits that
 //!    are already taken and is dropped when more than `max_shared_hits` were taken or fewer than
 //!    `min_hits` remain (greedy ambiguity resolution), so the output candidates are disjoint;
-//! 6. each kept track is fitted by the [`KalmanFitter`] (RTS smoothing, perigee parameters).
+//! 6. each kept track is fitted by the [`KalmanFitter`] (RTS smoothing, perigee parameters);
+//! 7. secondary pass ([`SecondaryConfig`]): seeds made of the hits left unused by the first
+//!    pass, with a wide impact cut, followed without counting the layers before their first hit
+//!    as holes, kept with more hits (particles born in the pixels from decays and interactions);
+//! 8. three-hit tracks ([`ShortTrackConfig`]): a best branch of exactly three pixel hits on the
+//!    first three layers the helix crosses (no hole before its last hit) is kept when none of its
+//!    hits is on another track and its fit points back to the beam line (pT, d₀ and its
+//!    significance, z₀, χ² cuts): the particles absorbed after three layers;
+//! 9. two-layer tracks (`ShortTrackConfig::two_layers`): among the pixel hits still free, a hit
+//!    with an overlap twin (same layer, another module, ≤ 10 mm away) and a hit on another
+//!    layer such that the circle through the beam line and the two layers' hits, with the
+//!    straight line in (arc length, z) from |z₀| ≤ `max_z0`, passes within `twin_tolerance` of
+//!    the twin, the two layers being the first two pixel layers that helix crosses, no hit of
+//!    a found track on it elsewhere in the pixels; the fit's χ² as for three-hit tracks, best
+//!    agreement first, hits not shared:
+//!    particles absorbed after two layers, seen three times thanks to the module overlaps.
 
 use std::time::Instant;
 
@@ -23,9 +38,12 @@ use serde::Serialize;
 use hepnn_core::Event;
 use hepnn_sim::tracker::LayerShape;
 
+use hepnn_core::units::GEV_PER_TESLA_MM;
+use hepnn_sim::tracker::helix::circle_through;
+
 use super::fitter::{
     FitResult, KalmanFitter, KalmanFitterConfig, chi2, estimate_from_triplet, initial_covariance,
-    update,
+    order_hits, update,
 };
 use super::material::MaterialEffects;
 use super::parameters::{Perigee, QOP, ReferenceSurface, THETA, TrackParameters};
@@ -56,8 +74,94 @@ pub struct CkfConfig {
     pub chunk: usize,
     /// The final fit.
     pub fitter: KalmanFitterConfig,
+    /// The second seeding pass on unused hits, for secondaries.
+    pub secondary: SecondaryConfig,
+    /// The acceptance of three-hit tracks.
+    pub short_tracks: ShortTrackConfig,
     /// Field (T) (default 2).
     pub bz: f64,
+}
+
+/// The second pass (module docs, step 7): seeds from the hits no first-pass track took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SecondaryConfig {
+    /// Whether the pass runs (default true).
+    pub enabled: bool,
+    /// Largest transverse impact parameter of a seed (mm) (default 10).
+    pub d0_max: f64,
+    /// Largest |z₀| of a seed (mm) (default 100).
+    pub z0_max: f64,
+    /// Lowest seed pT (GeV) (default 0.9: the efficiency counts pT > 1 GeV).
+    pub min_pt: f64,
+    /// Most triplets kept per middle hit (default 3).
+    pub max_seeds_per_middle: usize,
+    /// Fewest hits of a track from this pass (default 6).
+    pub min_hits: usize,
+}
+
+impl Default for SecondaryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            d0_max: 10.0,
+            z0_max: 100.0,
+            min_pt: 0.9,
+            max_seeds_per_middle: 3,
+            min_hits: 6,
+        }
+    }
+}
+
+/// The acceptance of three-hit tracks (module docs, step 8), applied when `min_hits` is 4.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShortTrackConfig {
+    /// Whether three-hit tracks are kept (default true).
+    pub enabled: bool,
+    /// Lowest fitted pT (GeV) (default 0.9).
+    pub min_pt: f64,
+    /// Largest fitted |d₀| (mm) (default 0.3).
+    pub max_d0: f64,
+    /// Largest |d₀| / σ(d₀) (default 3).
+    pub max_d0_significance: f64,
+    /// Largest fitted |z₀| (mm) (default 20: 3.5 σ of the luminous region).
+    pub max_z0: f64,
+    /// Largest fit χ² (one degree of freedom) (default 5, 97.5% of true tracks).
+    pub max_chi2: f64,
+    /// Also keep tracks on two pixel layers, one with an overlap twin (default true): the two
+    /// twins and the other layer's hit, when the circle through the beam line and one hit of
+    /// each layer passes within `twin_tolerance` of the twin.
+    pub two_layers: bool,
+    /// Largest distance of the twin from that helix, transverse and along z / (1 + |cot θ|)
+    /// (mm) (default 0.1: about 5 σ of the pixel resolution).
+    pub twin_tolerance: f64,
+}
+
+impl Default for ShortTrackConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_pt: 0.9,
+            max_d0: 0.3,
+            max_d0_significance: 3.0,
+            max_z0: 20.0,
+            max_chi2: 5.0,
+            two_layers: true,
+            twin_tolerance: 0.1,
+        }
+    }
+}
+
+impl ShortTrackConfig {
+    /// Whether a three-hit fit passes the cuts.
+    pub fn accepts(&self, fit: &FitResult) -> bool {
+        let v = &fit.perigee.vector;
+        let sigma_d0 = fit.perigee.covariance[(0, 0)].max(0.0).sqrt();
+        fit.perigee.pt() >= self.min_pt
+            && v[0].abs() <= self.max_d0
+            && v[0].abs() <= self.max_d0_significance * sigma_d0
+            && v[1].abs() <= self.max_z0
+            && fit.chi2 <= self.max_chi2
+    }
 }
 
 impl Default for CkfConfig {
@@ -71,6 +175,8 @@ impl Default for CkfConfig {
             max_shared_hits: 2,
             chunk: 256,
             fitter: KalmanFitterConfig::default(),
+            secondary: SecondaryConfig::default(),
+            short_tracks: ShortTrackConfig::default(),
             bz: 2.0,
         }
     }
@@ -98,6 +204,38 @@ impl CkfConfig {
         }
         if self.chunk == 0 {
             return bad("chunk", "expected ≥ 1, found 0".into());
+        }
+        let s = &self.secondary;
+        if ![s.d0_max, s.z0_max, s.min_pt]
+            .iter()
+            .all(|v| v.is_finite() && *v > 0.0)
+            || s.min_hits < 3
+            || s.max_seeds_per_middle == 0
+        {
+            return bad(
+                "secondary",
+                format!(
+                    "expected d0_max, z0_max, min_pt > 0, min_hits ≥ 3, max_seeds_per_middle ≥ 1, found {}, {}, {}, {}, {}",
+                    s.d0_max, s.z0_max, s.min_pt, s.min_hits, s.max_seeds_per_middle
+                ),
+            );
+        }
+        let t = &self.short_tracks;
+        if [
+            t.min_pt,
+            t.max_d0,
+            t.max_d0_significance,
+            t.max_z0,
+            t.max_chi2,
+            t.twin_tolerance,
+        ]
+        .iter()
+        .any(|v| !(v.is_finite() && *v >= 0.0))
+        {
+            return bad(
+                "short_tracks",
+                format!("expected finite cuts ≥ 0, found {t:?}"),
+            );
         }
         if self.fitter.iterations == 0
             || !(self.fitter.max_path.is_finite() && self.fitter.max_path > 0.0)
@@ -143,6 +281,15 @@ pub struct CkfSummary {
     pub seeds_followed: usize,
     /// Tracks found before the shared-hit resolution.
     pub tracks_found: usize,
+    /// Seeds of the secondary pass.
+    pub seeds_secondary: usize,
+    /// Tracks of the secondary pass before the shared-hit resolution.
+    pub tracks_secondary: usize,
+    /// Three-hit tracks kept (within `tracks`).
+    pub tracks_short: usize,
+    /// Two-layer tracks (a hit and an overlap twin on one layer, a hit on another) kept
+    /// (within `tracks`).
+    pub tracks_two_layers: usize,
     /// Tracks kept.
     pub tracks: usize,
     /// Seeding time (ms).
@@ -185,6 +332,10 @@ struct Branch {
     hits: Vec<usize>,
     chi2: f64,
     consecutive_holes: usize,
+    /// Holes in all (those before the first hit not counted in the secondary pass).
+    holes: usize,
+    /// Holes before the first hit are not counted (the secondary pass).
+    free_holes: bool,
     last_layer: usize,
     /// Layers before this path (mm) along the current state are already done.
     min_path: f64,
@@ -211,6 +362,7 @@ pub struct Ckf {
     geometry: TrackingGeometry,
     config: CkfConfig,
     seed_finder: SeedFinder,
+    secondary_finder: SeedFinder,
     propagator: Propagator,
     material: MaterialEffects,
     fitter: KalmanFitter,
@@ -227,6 +379,14 @@ impl Ckf {
         Ok(Self {
             geometry,
             seed_finder: SeedFinder::new(config.seeding.clone())?,
+            secondary_finder: SeedFinder::new(SeedFinderConfig {
+                d0_max: config.secondary.d0_max,
+                z0_max: config.secondary.z0_max,
+                min_pt: config.secondary.min_pt,
+                displaced: true,
+                max_seeds_per_middle: config.secondary.max_seeds_per_middle,
+                ..config.seeding.clone()
+            })?,
             propagator,
             material: MaterialEffects::default(),
             fitter: KalmanFitter {
@@ -267,43 +427,402 @@ impl Ckf {
         let started = Instant::now();
         let mut used = vec![false; event.hits.len()];
         let mut found: Vec<Branch> = Vec::new();
+        let mut short: Vec<Branch> = Vec::new();
+        let take_short = self.config.short_tracks.enabled && self.config.min_hits == 4;
         for chunk in seeds.chunks(self.config.chunk) {
             let todo: Vec<&Seed> = chunk
                 .iter()
                 .filter(|seed| seed.hits.iter().filter(|&&h| used[h]).count() < 2)
                 .collect();
             summary.seeds_followed += todo.len();
-            let tracks: Vec<Branch> = todo
+            let (tracks, shorts): (Vec<Branch>, Vec<Branch>) = todo
                 .par_iter()
-                .filter_map(|seed| self.follow(&measurements, seed))
-                .filter(|branch| branch.hits.len() >= self.config.min_hits)
-                .collect();
+                .filter_map(|seed| self.follow(&measurements, seed, false))
+                .filter(|branch| {
+                    branch.hits.len() >= self.config.min_hits
+                        || (take_short && self.short_candidate(&measurements, branch))
+                })
+                .partition(|branch| branch.hits.len() >= self.config.min_hits);
             for track in &tracks {
                 for &h in &track.hits {
                     used[h] = true;
                 }
             }
             found.extend(tracks);
+            short.extend(shorts);
         }
-        summary.tracks_found = found.len();
-        let kept = self.resolve_shared_hits(found, event.hits.len());
         summary.finding_ms = started.elapsed().as_secs_f64() * 1e3;
 
+        if self.config.secondary.enabled {
+            let started = Instant::now();
+            let seeds = self
+                .secondary_finder
+                .find_unused(&self.geometry, &measurements, &used);
+            summary.seeds_secondary = seeds.len();
+            summary.seeding_ms += started.elapsed().as_secs_f64() * 1e3;
+            let started = Instant::now();
+            let min_hits = self.config.secondary.min_hits.max(self.config.min_hits);
+            for chunk in seeds.chunks(self.config.chunk) {
+                let todo: Vec<&Seed> = chunk
+                    .iter()
+                    .filter(|seed| seed.hits.iter().filter(|&&h| used[h]).count() < 2)
+                    .collect();
+                summary.seeds_followed += todo.len();
+                let tracks: Vec<Branch> = todo
+                    .par_iter()
+                    .filter_map(|seed| self.follow(&measurements, seed, true))
+                    .filter(|branch| branch.hits.len() >= min_hits)
+                    .collect();
+                for track in &tracks {
+                    for &h in &track.hits {
+                        used[h] = true;
+                    }
+                }
+                summary.tracks_secondary += tracks.len();
+                found.extend(tracks);
+            }
+            summary.finding_ms += started.elapsed().as_secs_f64() * 1e3;
+        }
+
         let started = Instant::now();
-        let tracks: Vec<FittedTrack> = kept
+        summary.tracks_found = found.len();
+        let (kept, mut owner) = self.resolve_shared_hits(found, event.hits.len());
+        summary.finding_ms += started.elapsed().as_secs_f64() * 1e3;
+
+        let started = Instant::now();
+        let mut fit_excluded_ms = 0.0;
+        let mut tracks: Vec<FittedTrack> = kept
             .into_par_iter()
             .map(|hits| FittedTrack {
                 fit: self.fitter.fit(&self.geometry, &measurements, &hits).ok(),
                 candidate: TrackCandidate { hits },
             })
             .collect();
-        summary.fit_ms = started.elapsed().as_secs_f64() * 1e3;
+        if !short.is_empty() {
+            // Three-hit tracks: free hits, fit accepted; the best χ² first.
+            short.retain(|b| b.hits.iter().all(|&h| !owner[h]));
+            let mut fitted: Vec<(f64, FittedTrack)> = short
+                .into_par_iter()
+                .filter_map(|b| {
+                    let fit = self
+                        .fitter
+                        .fit(&self.geometry, &measurements, &b.hits)
+                        .ok()?;
+                    if !self.config.short_tracks.accepts(&fit) {
+                        return None;
+                    }
+                    Some((
+                        fit.chi2,
+                        FittedTrack {
+                            fit: Some(fit),
+                            candidate: TrackCandidate { hits: b.hits },
+                        },
+                    ))
+                })
+                .collect();
+            fitted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (_, track) in fitted {
+                if track.candidate.hits.iter().any(|&h| owner[h]) {
+                    continue;
+                }
+                for &h in &track.candidate.hits {
+                    owner[h] = true;
+                }
+                summary.tracks_short += 1;
+                tracks.push(track);
+            }
+        }
+        if take_short && self.config.short_tracks.two_layers {
+            // Best agreement first, disjoint, then fitted. The search counts as finding.
+            let search = Instant::now();
+            let mut candidates = self.two_layer_candidates(&measurements, &owner);
+            let search_ms = search.elapsed().as_secs_f64() * 1e3;
+            summary.finding_ms += search_ms;
+            fit_excluded_ms += search_ms;
+            candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut chosen = Vec::new();
+            for (_, hits) in candidates {
+                if hits.iter().any(|&h| owner[h]) {
+                    continue;
+                }
+                for &h in &hits {
+                    owner[h] = true;
+                }
+                chosen.push(hits);
+            }
+            let fitted: Vec<FittedTrack> = chosen
+                .into_par_iter()
+                .filter_map(|hits| {
+                    let fit = self.fitter.fit(&self.geometry, &measurements, &hits).ok()?;
+                    let cuts = &self.config.short_tracks;
+                    // The fit (no beam-line constraint) agrees with the beam-line helix.
+                    let agrees = fit.chi2 <= cuts.max_chi2
+                        && fit.perigee.pt() >= 0.5 * cuts.min_pt
+                        && fit.perigee.vector[1].abs() <= cuts.max_z0 + 10.0;
+                    if !agrees {
+                        return None;
+                    }
+                    Some(FittedTrack {
+                        fit: Some(fit),
+                        candidate: TrackCandidate { hits },
+                    })
+                })
+                .collect();
+            summary.tracks_two_layers = fitted.len();
+            tracks.extend(fitted);
+        }
+        summary.fit_ms = started.elapsed().as_secs_f64() * 1e3 - fit_excluded_ms;
         summary.tracks = tracks.len();
         Ok(CkfOutput { tracks, summary })
     }
 
-    /// Greedy shared-hit resolution (module docs, step 5): hit lists, disjoint.
-    fn resolve_shared_hits(&self, mut found: Vec<Branch>, num_hits: usize) -> Vec<Vec<usize>> {
+    /// Two-layer candidates among the free pixel hits (module docs, step 9): (score, hits
+    /// ordered from the beam line), the best other-layer hit per twin pair.
+    fn two_layer_candidates(
+        &self,
+        measurements: &EventMeasurements,
+        owner: &[bool],
+    ) -> Vec<(f64, Vec<usize>)> {
+        let cuts = &self.config.short_tracks;
+        let all = &measurements.measurements;
+        let radius_min = cuts.min_pt / (GEV_PER_TESLA_MM * self.config.bz.abs());
+        // Free pixel hits per layer, sorted by φ.
+        let layers: Vec<Vec<(f64, usize)>> = self
+            .geometry
+            .detector
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                if !self.config.seeding.volumes.contains(&layer.volume_id) {
+                    return Vec::new();
+                }
+                let mut hits: Vec<(f64, usize)> = measurements.by_surface[l]
+                    .iter()
+                    .flatten()
+                    .filter(|&&h| !owner[h])
+                    .map(|&h| (all[h].position[1].atan2(all[h].position[0]), h))
+                    .collect();
+                hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+                hits
+            })
+            .collect();
+        // Hits of other tracks per layer, sorted by φ.
+        let owned: Vec<Vec<(f64, usize)>> = (0..layers.len())
+            .map(|l| {
+                if layers[l].is_empty() {
+                    return Vec::new();
+                }
+                let mut hits: Vec<(f64, usize)> = measurements.by_surface[l]
+                    .iter()
+                    .flatten()
+                    .filter(|&&h| owner[h])
+                    .map(|&h| (all[h].position[1].atan2(all[h].position[0]), h))
+                    .collect();
+                hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+                hits
+            })
+            .collect();
+        // Hits of a φ-sorted layer within `window` of `phi` (no wrap: the few at ±π are lost).
+        let near = |hits: &[(f64, usize)], phi: f64, window: f64| {
+            let first = hits.partition_point(|h| h.0 < phi - window);
+            let last = hits.partition_point(|h| h.0 <= phi + window);
+            first..last
+        };
+        let arc = |r: f64, radius: f64| 2.0 * radius * (r / (2.0 * radius)).min(1.0).asin();
+        // φ between the two layers' hits: the bending of min_pt over the pixels' radius.
+        let window = (200.0 / (2.0 * radius_min)).min(1.0).asin() + 0.01;
+        (0..layers.len())
+            .into_par_iter()
+            .flat_map_iter(|l| {
+                let mut out = Vec::new();
+                let hits = &layers[l];
+                // Twins lie within 10 mm: the hits in 10 mm bins of z (barrel) or r (disc).
+                let barrel = matches!(
+                    self.geometry.detector.layers[l].shape,
+                    LayerShape::Barrel { .. }
+                );
+                let key = |h: usize| {
+                    let p = all[h].position;
+                    let c = if barrel { p[2] } else { p[0].hypot(p[1]) };
+                    (c / 10.0).floor() as i64
+                };
+                let mut bins: std::collections::BTreeMap<i64, Vec<(f64, usize)>> =
+                    std::collections::BTreeMap::new();
+                for &(phi, h) in hits {
+                    bins.entry(key(h)).or_default().push((phi, h));
+                }
+                for &(phi_a, a) in hits {
+                    let pa = all[a].position;
+                    let ra = pa[0].hypot(pa[1]);
+                    let k = key(a);
+                    let twins = (k - 1..=k + 1)
+                        .filter_map(|kk| bins.get(&kk))
+                        .flat_map(|bin| bin[near(bin, phi_a, 12.0 / ra.max(1.0))].iter());
+                    for &(_, twin) in twins {
+                        let pt = all[twin].position;
+                        let distance = (pt[0] - pa[0]).hypot(pt[1] - pa[1]).hypot(pt[2] - pa[2]);
+                        if twin == a || all[twin].surface == all[a].surface || distance > 10.0 {
+                            continue;
+                        }
+                        let mut best: Option<(f64, usize)> = None;
+                        for (l2, others) in layers.iter().enumerate() {
+                            if l2 == l || others.is_empty() {
+                                continue;
+                            }
+                            for &(_, b) in &others[near(others, phi_a, window)] {
+                                let pb = all[b].position;
+                                // The r–z cone of lines from |z₀| ≤ max_z0 through a (5 mm).
+                                let rb = pb[0].hypot(pb[1]);
+                                let z_lo = -cuts.max_z0 + (pa[2] + cuts.max_z0) * rb / ra;
+                                let z_hi = cuts.max_z0 + (pa[2] - cuts.max_z0) * rb / ra;
+                                if pb[2] < z_lo.min(z_hi) - 5.0 || pb[2] > z_lo.max(z_hi) + 5.0 {
+                                    continue;
+                                }
+                                let Some((centre, radius, _)) =
+                                    circle_through([0.0, 0.0], [pa[0], pa[1]], [pb[0], pb[1]])
+                                else {
+                                    continue;
+                                };
+                                if radius < radius_min {
+                                    continue;
+                                }
+                                let (sa, sb) = (arc(ra, radius), arc(rb, radius));
+                                if (sb - sa).abs() < 1.0 {
+                                    continue;
+                                }
+                                let cot = (pb[2] - pa[2]) / (sb - sa);
+                                let z0 = pa[2] - cot * sa;
+                                if z0.abs() > cuts.max_z0 {
+                                    continue;
+                                }
+                                let transverse =
+                                    ((pt[0] - centre[0]).hypot(pt[1] - centre[1]) - radius).abs();
+                                let st = arc(pt[0].hypot(pt[1]), radius);
+                                let along = (pt[2] - z0 - cot * st).abs() / (1.0 + cot.abs());
+                                let tolerance = cuts.twin_tolerance;
+                                if transverse > tolerance
+                                    || along > tolerance
+                                    || self.pixel_layers_before(l, l2, radius, cot, z0, sa.max(sb))
+                                {
+                                    continue;
+                                }
+                                let score = transverse.hypot(along);
+                                if best.is_none_or(|(s, _)| score < s) {
+                                    best = Some((score, b));
+                                }
+                            }
+                        }
+                        let Some((score, b)) = best else {
+                            continue;
+                        };
+                        // A fragment of a found track when one of its hits lies on the helix
+                        // (1 mm) on a third pixel layer.
+                        let pb = all[b].position;
+                        let lb = all[b].surface.0 as usize;
+                        let Some((centre, radius, _)) =
+                            circle_through([0.0, 0.0], [pa[0], pa[1]], [pb[0], pb[1]])
+                        else {
+                            continue;
+                        };
+                        let (sa, sb) = (arc(ra, radius), arc(pb[0].hypot(pb[1]), radius));
+                        let cot = (pb[2] - pa[2]) / (sb - sa);
+                        let z0 = pa[2] - cot * sa;
+                        let fragment = owned.iter().enumerate().any(|(l3, hits3)| {
+                            l3 != l
+                                && l3 != lb
+                                && hits3[near(hits3, phi_a, window)].iter().any(|&(_, h)| {
+                                    let p = all[h].position;
+                                    let transverse =
+                                        ((p[0] - centre[0]).hypot(p[1] - centre[1]) - radius).abs();
+                                    let s = arc(p[0].hypot(p[1]), radius);
+                                    let along = (p[2] - z0 - cot * s).abs() / (1.0 + cot.abs());
+                                    transverse < 1.0 && along < 1.0
+                                })
+                        });
+                        if !fragment {
+                            out.push((score, order_hits(measurements, &[a, twin, b])));
+                        }
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// Whether a helix from the beam line (transverse radius `radius`, z = `z0` + `cot` · s in
+    /// arc length s) crosses a pixel layer other than `la` and `lb` before the arc length
+    /// `s_end` (mm): the two layers of a two-layer track must be the first two it crosses.
+    fn pixel_layers_before(
+        &self,
+        la: usize,
+        lb: usize,
+        radius: f64,
+        cot: f64,
+        z0: f64,
+        s_end: f64,
+    ) -> bool {
+        self.geometry
+            .detector
+            .layers
+            .iter()
+            .enumerate()
+            .any(|(l, layer)| {
+                if l == la || l == lb || !self.config.seeding.volumes.contains(&layer.volume_id) {
+                    return false;
+                }
+                match layer.shape {
+                    LayerShape::Barrel {
+                        radius: r,
+                        z_min,
+                        z_max,
+                    } => {
+                        if r >= 2.0 * radius {
+                            return false;
+                        }
+                        let s = 2.0 * radius * (r / (2.0 * radius)).asin();
+                        let z = z0 + cot * s;
+                        s < s_end - 1.0 && z > z_min + 5.0 && z < z_max - 5.0
+                    }
+                    LayerShape::Endcap { z, r_min, r_max } => {
+                        if cot.abs() < 1e-9 {
+                            return false;
+                        }
+                        let s = (z - z0) / cot;
+                        let r = 2.0 * radius * (s / (2.0 * radius)).sin().abs();
+                        s > 0.0 && s < s_end - 1.0 && r > r_min + 5.0 && r < r_max - 5.0
+                    }
+                }
+            })
+    }
+
+    /// Whether a best branch of three hits may become a three-hit track (module docs, step 8):
+    /// three pixel hits on three layers, no hole before the last.
+    fn short_candidate(&self, measurements: &EventMeasurements, branch: &Branch) -> bool {
+        if branch.hits.len() != 3 || branch.holes > branch.consecutive_holes {
+            return false;
+        }
+        let layers: Vec<u32> = branch
+            .hits
+            .iter()
+            .map(|&h| measurements.measurements[h].surface.0)
+            .collect();
+        let volumes = &self.config.seeding.volumes;
+        layers[0] != layers[1]
+            && layers[1] != layers[2]
+            && layers[0] != layers[2]
+            && layers
+                .iter()
+                .all(|&l| volumes.contains(&self.geometry.detector.layers[l as usize].volume_id))
+    }
+
+    /// Greedy shared-hit resolution (module docs, step 5): hit lists, disjoint, and which hits
+    /// they hold.
+    fn resolve_shared_hits(
+        &self,
+        mut found: Vec<Branch>,
+        num_hits: usize,
+    ) -> (Vec<Vec<usize>>, Vec<bool>) {
         found.sort_by(|a, b| {
             let quality = |t: &Branch| t.chi2 / (2 * t.hits.len()).saturating_sub(5).max(1) as f64;
             b.hits
@@ -324,11 +843,17 @@ impl Ckf {
             }
             kept.push(free);
         }
-        kept
+        (kept, owner)
     }
 
-    /// Follows one seed; its best branch.
-    fn follow(&self, measurements: &EventMeasurements, seed: &Seed) -> Option<Branch> {
+    /// Follows one seed; its best branch. With `free_holes` (the secondary pass) the layers
+    /// before the first hit are not holes.
+    fn follow(
+        &self,
+        measurements: &EventMeasurements,
+        seed: &Seed,
+        free_holes: bool,
+    ) -> Option<Branch> {
         let all = &measurements.measurements;
         let [b, m, t] = seed.hits.map(|h| &all[h]);
         let free = estimate_from_triplet(b.position, m.position, t.position, self.config.bz);
@@ -377,6 +902,8 @@ impl Ckf {
             hits: Vec::new(),
             chi2: 0.0,
             consecutive_holes: 0,
+            holes: 0,
+            free_holes,
             last_layer: usize::MAX,
             min_path: 0.0,
             turned: 0.0,
@@ -573,6 +1100,8 @@ impl Ckf {
                         hits,
                         chi2: branch.chi2 + c,
                         consecutive_holes: 0,
+                        holes: branch.holes,
+                        free_holes: branch.free_holes,
                         last_layer: layer_index,
                         min_path: 0.0,
                         turned,
@@ -591,7 +1120,10 @@ impl Ckf {
                 step.continuing.push(branch);
                 continue;
             }
-            if !branch.hit_in_layer {
+            // In the secondary pass the layers before the first hit are no holes.
+            let counted = !(branch.free_holes && branch.hits.is_empty());
+            if !branch.hit_in_layer && counted {
+                branch.holes += 1;
                 branch.consecutive_holes += 1;
                 if branch.consecutive_holes > self.config.max_consecutive_holes {
                     step.done.push(branch);
@@ -643,6 +1175,8 @@ mod tests {
             hits: hits.to_vec(),
             chi2,
             consecutive_holes: 0,
+            holes: 0,
+            free_holes: false,
             last_layer: 0,
             min_path: 0.0,
             turned: 0.0,
@@ -661,7 +1195,7 @@ mod tests {
             },
         )
         .expect("valid settings");
-        let kept = ckf.resolve_shared_hits(
+        let (kept, _) = ckf.resolve_shared_hits(
             vec![
                 // Shares 3 hits with the best track: dropped.
                 track(&[0, 1, 2, 20, 21], 3.0),

@@ -35,7 +35,9 @@ use std::collections::HashMap;
 use hepnn_core::{Event, ModuleKey};
 use hepnn_sim::tracker::{Detector, Surface};
 
-pub use ckf::{Ckf, CkfConfig, CkfOutput, CkfSummary, FittedTrack};
+pub use ckf::{
+    Ckf, CkfConfig, CkfOutput, CkfSummary, FittedTrack, SecondaryConfig, ShortTrackConfig,
+};
 pub use fitter::{FitResult, KalmanFitter, KalmanFitterConfig};
 pub use material::MaterialEffects;
 pub use parameters::{BoundMatrix, BoundVector, Perigee, TrackParameters};

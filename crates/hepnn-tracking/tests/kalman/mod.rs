@@ -217,12 +217,16 @@ fn measure(ckf: &Ckf, event: &Event) -> (hepnn_tracking::metrics::TrackMetrics, 
     let metrics = track_metrics(&output.candidates(), &truth, &ParticleSelection::default())
         .expect("candidates index the event");
     println!(
-        "{} hits, {} seeds ({} followed), {} found, {} kept; seeding {:.0} ms, finding {:.0} ms, fit {:.0} ms",
+        "{} hits, {} seeds + {} secondary ({} followed), {} found ({} secondary), {} kept ({} of 3 hits, {} on 2 layers); seeding {:.0} ms, finding {:.0} ms, fit {:.0} ms",
         output.summary.hits,
         output.summary.seeds,
+        output.summary.seeds_secondary,
         output.summary.seeds_followed,
         output.summary.tracks_found,
+        output.summary.tracks_secondary,
         output.summary.tracks,
+        output.summary.tracks_short,
+        output.summary.tracks_two_layers,
         output.summary.seeding_ms,
         output.summary.finding_ms,
         output.summary.fit_ms
@@ -268,6 +272,122 @@ fn ckf_finds_the_tracks_of_a_low_pileup_event() {
         let fit = track.fit.as_ref().expect("every kept track fits");
         assert!(fit.perigee.pt() > 0.1);
     }
+}
+
+/// Three-hit tracks: particles cut after their first three pixel layers (as the simulation's
+/// absorption does) are found as three-hit tracks, and only with `short_tracks` on; three pixel
+/// hits of three different particles almost never pass the beam-line cuts.
+#[test]
+fn three_hit_tracks_are_true_short_tracks_not_random_triplets() {
+    use hepnn_tracking::kalman::ShortTrackConfig;
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let particles = single_tracks(120, 1.5, 10.0, 12);
+    let event = simulate_event(&geometry.detector, &no_noise(), 1, &particles, 12);
+    let tracks = truth_tracks(&event);
+    let layer = |h: usize| (event.hits[h].volume_id, event.hits[h].layer_id);
+    // The first three hits of every other particle when they lie on three pixel layers.
+    let mut keep = vec![true; event.hits.len()];
+    let mut cut: Vec<(u64, Vec<usize>)> = Vec::new();
+    let mut ids: Vec<u64> = tracks.keys().copied().collect();
+    ids.sort_unstable();
+    for (k, id) in ids.iter().enumerate() {
+        let hits = &tracks[id];
+        let first: Vec<usize> = hits.iter().copied().take(3).collect();
+        let distinct = first.len() == 3
+            && layer(first[0]) != layer(first[1])
+            && layer(first[1]) != layer(first[2])
+            && layer(first[0]) != layer(first[2]);
+        if k % 2 == 0 && distinct && first.iter().all(|&h| event.hits[h].volume_id <= 9) {
+            for &h in &hits[3..] {
+                keep[h] = false;
+            }
+            cut.push((*id, first));
+        }
+    }
+    assert!(cut.len() >= 15, "{} particles cut", cut.len());
+    let kept_ids: std::collections::HashSet<HitId> = event
+        .hits
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(h, _)| h.hit_id)
+        .collect();
+    let short_event = Event {
+        hits: event
+            .hits
+            .iter()
+            .filter(|h| kept_ids.contains(&h.hit_id))
+            .cloned()
+            .collect(),
+        truth: event
+            .truth
+            .iter()
+            .filter(|t| kept_ids.contains(&t.hit_id))
+            .cloned()
+            .collect(),
+        ..event.clone()
+    };
+    let found_short = |short_tracks: bool| {
+        let mut config = ckf_config();
+        config.short_tracks.enabled = short_tracks;
+        let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
+        let output = ckf.find(&short_event).expect("a valid event");
+        let truth = TrackTruth::from_event(&short_event).expect("truth");
+        let poh = truth.particle_of_hit();
+        let cut_ids: std::collections::HashSet<u64> = cut.iter().map(|c| c.0).collect();
+        output
+            .tracks
+            .iter()
+            .filter(|t| t.candidate.hits.len() == 3)
+            .filter(|t| {
+                let p = poh[t.candidate.hits[0]];
+                cut_ids.contains(&p) && t.candidate.hits.iter().all(|&h| poh[h] == p)
+            })
+            .count()
+    };
+    let with = found_short(true);
+    let without = found_short(false);
+    println!(
+        "{} particles cut to 3 hits: {with} found as 3-hit tracks, {without} without",
+        cut.len()
+    );
+    assert!(with * 10 >= cut.len() * 9, "{with} of {}", cut.len());
+    assert_eq!(without, 0);
+    // The fits of the true triplets pass the cuts; triplets mixing three particles do not.
+    let measurements = EventMeasurements::new(&geometry, &event).expect("known modules");
+    let fitter = KalmanFitter::default();
+    let cuts = ShortTrackConfig::default();
+    let accepted = |hits: &[usize]| {
+        fitter
+            .fit(&geometry, &measurements, hits)
+            .is_ok_and(|fit| cuts.accepts(&fit))
+    };
+    let true_ok = cut.iter().filter(|(_, hits)| accepted(hits)).count();
+    let mut mixed = 0;
+    let mut mixed_ok = 0;
+    for i in 0..cut.len() {
+        for j in 0..cut.len() {
+            let k = (i + j + 1) % cut.len();
+            if i == j || j == k || i == k {
+                continue;
+            }
+            let hits = [cut[i].1[0], cut[j].1[1], cut[k].1[2]];
+            if layer(hits[0]) == layer(hits[1]) || layer(hits[1]) == layer(hits[2]) {
+                continue;
+            }
+            mixed += 1;
+            mixed_ok += usize::from(accepted(&hits));
+        }
+    }
+    println!(
+        "true triplets accepted {true_ok}/{}, mixed {mixed_ok}/{mixed}",
+        cut.len()
+    );
+    assert!(true_ok * 10 >= cut.len() * 9, "{true_ok} of {}", cut.len());
+    assert!(
+        mixed >= 50 && mixed_ok * 100 <= mixed,
+        "{mixed_ok} of {mixed}"
+    );
 }
 
 #[test]
@@ -418,13 +538,58 @@ fn ckf_measurement_at_mu_50_and_200() {
             all.len() - pulls.len()
         );
     }
-    // (pile-up, events, min_hits): the default, then the μ = 200 trade-off in min_hits.
-    let runs = [(50.0, 3, 4), (200.0, 2, 4), (200.0, 1, 3), (200.0, 1, 5)];
-    for (pileup, events, min_hits) in runs {
-        let config = CkfConfig {
+    // (pile-up, events, min_hits, secondary pass and three-hit tracks): the default, then
+    // without the two additions (the first-pass baseline) and with every three-hit track.
+    // Seeding alone, with the grid (10 mm bins) and without (one bin: the previous φ-only
+    // search), the best of 3 calls.
+    for pileup in [50.0, 200.0] {
+        let particles = generate(
+            &GeneratorConfig {
+                pileup,
+                ..GeneratorConfig::default()
+            },
+            100,
+        )
+        .expect("valid generator settings");
+        let event = simulate_event(
+            &geometry.detector,
+            &SimConfig::default(),
+            0,
+            &particles,
+            100,
+        );
+        let measurements = EventMeasurements::new(&geometry, &event).expect("known modules");
+        for grid_bin in [10.0, 1e6] {
+            let finder =
+                hepnn_tracking::kalman::SeedFinder::new(hepnn_tracking::kalman::SeedFinderConfig {
+                    grid_bin,
+                    ..Default::default()
+                })
+                .expect("valid settings");
+            let mut best = f64::INFINITY;
+            let mut count = 0;
+            for _ in 0..3 {
+                let started = Instant::now();
+                count = finder.find(&geometry, &measurements).len();
+                best = best.min(started.elapsed().as_secs_f64() * 1e3);
+            }
+            println!("μ = {pileup}: seeding grid_bin {grid_bin}: {count} seeds in {best:.0} ms");
+        }
+    }
+    let runs = [
+        (50.0, 3, 4, true),
+        (200.0, 3, 4, true),
+        (200.0, 3, 4, false),
+        (200.0, 1, 3, false),
+    ];
+    for (pileup, events, min_hits, additions) in runs {
+        let mut config = CkfConfig {
             min_hits,
             ..ckf_config()
         };
+        config.secondary.enabled = additions;
+        config.short_tracks.enabled = additions;
+        println!("secondary pass and three-hit tracks: {additions}");
         let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
         for seed in 0..events {
             let particles = generate(
@@ -503,20 +668,21 @@ fn ckf_measurement_at_mu_50_and_200() {
 #[ignore = "diagnostic listing"]
 fn ckf_diag() {
     let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let event_seed: u64 = std::env::var("SEED").map_or(0, |v| v.parse().unwrap());
     let particles = generate(
         &GeneratorConfig {
             pileup: std::env::var("MU").map_or(50.0, |v| v.parse().unwrap()),
             ..GeneratorConfig::default()
         },
-        100,
+        100 + event_seed,
     )
     .expect("valid generator settings");
     let event = simulate_event(
         &geometry.detector,
         &SimConfig::default(),
-        0,
+        event_seed,
         &particles,
-        100,
+        100 + event_seed,
     );
     let measurements = EventMeasurements::new(&geometry, &event).unwrap();
     let seeding = hepnn_tracking::kalman::SeedFinderConfig {
@@ -524,7 +690,7 @@ fn ckf_diag() {
         ..Default::default()
     };
     let finder = hepnn_tracking::kalman::SeedFinder::new(seeding.clone()).unwrap();
-    for _ in 0..3 {
+    for _ in 0..1 {
         let t = Instant::now();
         let seeds = finder.find(&geometry, &measurements);
         println!(
@@ -534,11 +700,31 @@ fn ckf_diag() {
         );
     }
     let seeds = finder.find(&geometry, &measurements);
-    let config = CkfConfig {
+    let env =
+        |name: &str, default: f64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
+    let mut config = CkfConfig {
         min_hits: std::env::var("MIN_HITS").map_or(4, |v| v.parse().unwrap()),
         seeding,
         ..ckf_config()
     };
+    let s = &mut config.secondary;
+    s.enabled = env("SEC", 1.0) > 0.0;
+    s.d0_max = env("SEC_D0", s.d0_max);
+    s.z0_max = env("SEC_Z0", s.z0_max);
+    s.min_pt = env("SEC_PT", s.min_pt);
+    s.min_hits = env("SEC_HITS", s.min_hits as f64) as usize;
+    s.max_seeds_per_middle = env("SEC_PER_MIDDLE", s.max_seeds_per_middle as f64) as usize;
+    let seeds2 =
+        hepnn_tracking::kalman::SeedFinder::new(hepnn_tracking::kalman::SeedFinderConfig {
+            d0_max: config.secondary.d0_max,
+            z0_max: config.secondary.z0_max,
+            min_pt: config.secondary.min_pt,
+            max_seeds_per_middle: config.secondary.max_seeds_per_middle,
+            displaced: true,
+            ..config.seeding.clone()
+        })
+        .unwrap()
+        .find(&geometry, &measurements);
     let ckf = Ckf::new(geometry, config).expect("valid settings");
     let (metrics, _, _) = measure(&ckf, &event);
     println!("{metrics:?}");
@@ -552,6 +738,41 @@ fn ckf_diag() {
         .collect();
     let poh = truth.particle_of_hit();
     let tracks = truth_tracks(&event);
+    let mut by_particle: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, m) in matches.iter().enumerate() {
+        if let Some(p) = m.majority_particle {
+            by_particle.entry(p).or_default().push(i);
+        }
+    }
+    for (p, list) in &by_particle {
+        if list.len() < 2 {
+            continue;
+        }
+        let part = event
+            .particles
+            .iter()
+            .find(|q| q.particle_id.0 == *p)
+            .unwrap();
+        let desc: Vec<String> = list
+            .iter()
+            .map(|&i| {
+                let c = &output.tracks[i].candidate.hits;
+                let l: Vec<u32> = c
+                    .iter()
+                    .map(|&h| event.hits[h].volume_id * 100 + event.hits[h].layer_id)
+                    .collect();
+                format!("{}:{:?}", c.len(), l)
+            })
+            .collect();
+        println!(
+            "dup {p:x} pT {:.2} eta {:.2} vr {:.1} nhits {} {:?}",
+            part.pt(),
+            part.eta(),
+            part.vertex_r(),
+            tracks[p].len(),
+            desc
+        );
+    }
     for id in truth.reconstructable(&ParticleSelection::default()) {
         if matched.contains(&id) {
             continue;
@@ -569,7 +790,12 @@ fn ckf_diag() {
         let nseeds = seeds
             .iter()
             .filter(|s| s.hits.iter().all(|&h| poh[h] == id))
-            .count();
+            .count()
+            * 1000
+            + seeds2
+                .iter()
+                .filter(|s| s.hits.iter().all(|&h| poh[h] == id))
+                .count();
         let best = output
             .tracks
             .iter()
@@ -580,6 +806,42 @@ fn ckf_diag() {
                 )
             })
             .max();
+        {
+            let mut seen = Vec::new();
+            let mut pts = Vec::new();
+            for &h in hits.iter() {
+                let e = &event.hits[h];
+                if e.volume_id <= 9 && !seen.contains(&(e.volume_id, e.layer_id)) {
+                    seen.push((e.volume_id, e.layer_id));
+                    pts.push([e.x, e.y, e.z]);
+                }
+            }
+            if pts.len() >= 3 {
+                let r = |p: [f64; 3]| p[0].hypot(p[1]);
+                let (b, m, t) = (pts[0], pts[1], pts[2]);
+                let cb = (m[2] - b[2]) / (r(m) - r(b));
+                let ct = (t[2] - m[2]) / (r(t) - r(m));
+                let cb2 = (m[2] - b[2]) / (m[0] - b[0]).hypot(m[1] - b[1]);
+                let ct2 = (t[2] - m[2]) / (t[0] - m[0]).hypot(t[1] - m[1]);
+                let circle = hepnn_sim::tracker::helix::circle_through(
+                    [b[0], b[1]],
+                    [m[0], m[1]],
+                    [t[0], t[1]],
+                );
+                let (d0, rad) = circle.map_or((f64::NAN, f64::NAN), |(c, rad, _)| {
+                    ((c[0].hypot(c[1]) - rad).abs(), rad)
+                });
+                println!(
+                    "  triplet r {:.0} {:.0} {:.0} cot_dr {cb:.3} {ct:.3} tol {:.4} cot_chord {cb2:.3} {ct2:.3} z0 {:.1} d0 {d0:.2} pt {:.2}",
+                    r(b),
+                    r(m),
+                    r(t),
+                    0.005 * (1.0 + cb * cb),
+                    b[2] - r(b) * cb,
+                    rad * 0.0006
+                );
+            }
+        }
         println!(
             "missed {id:x}: pT {:.2} eta {:.2} vr {:.1} vz {:.1} q {} nhits {} seeds {} best {:?} layers {:?}",
             p.pt(),
@@ -593,4 +855,106 @@ fn ckf_diag() {
             vols
         );
     }
+}
+
+/// The secondary pass finds tracks from a displaced vertex (d₀ ≈ 7 mm) that the first pass
+/// (d₀ < 1 mm) cannot seed; two-layer tracks find particles cut after two pixel layers when one
+/// of them has an overlap twin.
+#[test]
+fn secondary_pass_and_two_layer_tracks_find_what_the_first_pass_cannot() {
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    // 24 particles from vertices 15 mm off the beam line, 0.5 rad off radial: d₀ ≈ 7 mm.
+    let displaced: Vec<Particle> = (0..24)
+        .map(|i| {
+            let alpha = i as f64 * std::f64::consts::TAU / 24.0;
+            let (pt, eta) = (3.0, 0.2 + 0.05 * i as f64);
+            let phi = alpha + 0.5;
+            Particle {
+                particle_id: ParticleId(i as u64 + 1),
+                particle_type: Some(211),
+                vx: 15.0 * alpha.cos(),
+                vy: 15.0 * alpha.sin(),
+                vz: 0.0,
+                px: pt * phi.cos(),
+                py: pt * phi.sin(),
+                pz: pt * f64::sinh(eta),
+                q: if i % 2 == 0 { 1 } else { -1 },
+                nhits: 0,
+            }
+        })
+        .collect();
+    let event = simulate_event(&geometry.detector, &no_noise(), 2, &displaced, 2);
+    let efficiency = |secondary: bool, event: &Event| {
+        let mut config = ckf_config();
+        config.secondary.enabled = secondary;
+        config.short_tracks.two_layers = false;
+        let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
+        let (metrics, _, _) = measure(&ckf, event);
+        (metrics.matched_reconstructable, metrics.reconstructable)
+    };
+    let (with, all) = efficiency(true, &event);
+    let (without, _) = efficiency(false, &event);
+    println!("displaced: {with}/{all} with the secondary pass, {without} without");
+    assert!(all >= 20 && with * 10 >= all * 8, "{with} of {all}");
+    assert!(
+        without * 10 <= all,
+        "{without} of {all} without the secondary pass"
+    );
+
+    // Particles cut after their first three hits when these lie on two pixel layers.
+    let particles = single_tracks(600, 1.5, 10.0, 13);
+    let event = simulate_event(&geometry.detector, &no_noise(), 3, &particles, 13);
+    let tracks = truth_tracks(&event);
+    let layer = |h: usize| (event.hits[h].volume_id, event.hits[h].layer_id);
+    let mut drop: std::collections::HashSet<HitId> = std::collections::HashSet::new();
+    let mut cut = 0;
+    for hits in tracks.values() {
+        let first: Vec<usize> = hits.iter().copied().take(3).collect();
+        let mut layers: Vec<(u32, u32)> = first.iter().map(|&h| layer(h)).collect();
+        layers.dedup();
+        if first.len() == 3
+            && layers.len() == 2
+            && first.iter().all(|&h| event.hits[h].volume_id <= 9)
+        {
+            cut += 1;
+            drop.extend(hits[3..].iter().map(|&h| event.hits[h].hit_id));
+        }
+    }
+    let short_event = Event {
+        hits: event
+            .hits
+            .iter()
+            .filter(|h| !drop.contains(&h.hit_id))
+            .cloned()
+            .collect(),
+        truth: event
+            .truth
+            .iter()
+            .filter(|t| !drop.contains(&t.hit_id))
+            .cloned()
+            .collect(),
+        ..event.clone()
+    };
+    let found = |two_layers: bool| {
+        let mut config = ckf_config();
+        config.short_tracks.two_layers = two_layers;
+        let ckf = Ckf::new(geometry.clone(), config).expect("valid settings");
+        let output = ckf.find(&short_event).expect("a valid event");
+        let (metrics, _, _) = measure(&ckf, &short_event);
+        (output.summary.tracks_two_layers, metrics)
+    };
+    let (with, metrics_with) = found(true);
+    let (without, metrics_without) = found(false);
+    println!(
+        "{cut} particles cut after two layers: {with} two-layer tracks (efficiency {:.3}, fake {:.3}), {without} without (efficiency {:.3})",
+        metrics_with.efficiency, metrics_with.fake_rate, metrics_without.efficiency
+    );
+    assert!(cut >= 10, "{cut} particles cut");
+    assert!(with * 10 >= cut * 7, "{with} two-layer tracks of {cut}");
+    assert_eq!(without, 0);
+    assert!(metrics_with.fake_rate <= 0.01, "{metrics_with:?}");
+    assert!(
+        metrics_with.matched_reconstructable
+            >= metrics_without.matched_reconstructable + with * 9 / 10
+    );
 }
