@@ -6,5 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod validation;
 
 pub use error::CaloError;
