@@ -9,19 +9,29 @@
 //! energy unit a:
 //!
 //! ```text
-//! voxel_i / E_inc = f · softmax(ℓ)_i,   f = f̄ · softplus(a) / ln 2
+//! voxel_i / E_inc = f · softmax(ℓ)_i,   f = f̄ · exp(σ(E) · (z₀ + a)),   σ(E) = k / √(E_inc/GeV)
 //! ```
 //!
 //! so every deposit is ≥ 0, the shape sums to one, and E_total/E_inc = f is a single output
-//! (f = f̄, the reference's mean E_total/E_inc, at a = 0) — the GAN only has to learn the
-//! distribution of one number to get E_total/E_inc right. Deposits below
+//! (f̄: the reference's mean E_total/E_inc, σ(E): its relative spread, a sampling-calorimeter
+//! resolution k/√E fitted to the training showers; z₀, the first noise component, makes the
+//! generator start from that Gaussian response and the MLP's a learns the corrections) — the GAN only has to learn the distribution of one
+//! number to get E_total/E_inc right. The voxel logits' output bias starts at ln p̄ᵢ, the
+//! reference's mean shower shape ([`CaloGan::start_from_mean_shape`]), so the generator begins
+//! from the mean shower instead of a uniform spray over 6,480 voxels. Deposits below
 //! [`CaloGanConfig::threshold_fraction`] × E_inc are set to 0 after generation (the reference
 //! has exact zeros; a softmax has none), a threshold fitted after training so that the mean
 //! sparsity matches the reference's.
 //!
+//! The adversarial signal on this one number is weak beside 6,480 voxels, so the generator loss
+//! also gets an energy-matching term (weight [`CaloGanConfig::energy_matching_weight`]): the
+//! squared 1-D Wasserstein-2 distance between the batch's generated and real pulls
+//! (f/f̄ − 1)/σ(E), i.e. the mean squared difference of their sorted values — an auxiliary
+//! constraint on the total energy in the spirit of CaloGAN's energy term.
+//!
 //! # Discriminator (critic)
 //! An MLP with LeakyReLU(0.2) sees the voxels / E_inc (times one common scale), the 45 layer
-//! energies / E_inc (scaled), E_total/E_inc relative to f̄ and c.
+//! energies / E_inc (scaled), the pull (E_total/E_inc / f̄ − 1) / σ(E) and c.
 //!
 //! # Losses ([`GanLoss`])
 //! - `Bce`, the course's minimax loss with the non-saturating generator loss:
@@ -50,7 +60,7 @@ use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::{softmax, softplus};
+use burn::tensor::activation::softmax;
 use hepnn_core::io::calo::{CaloBinning, CaloShowers};
 use hepnn_nn::mlp::{Mlp, MlpConfig};
 use hepnn_nn::neuron::Activation;
@@ -73,6 +83,14 @@ pub enum GanLoss {
 /// The condition c of an incident energy in MeV: (log₁₀(E/GeV) − 1.35) / 0.8.
 pub fn condition(incident_energy_mev: f32) -> f32 {
     ((incident_energy_mev.max(1e-3) / 1000.0).log10() - 1.35) / 0.8
+}
+
+/// σ(E) = k / √(E/GeV) from the condition c (E/GeV = 10^(0.8c + 1.35)).
+///
+/// # Shapes
+/// - c: `[batch, 1]`, output: `[batch, 1]`
+pub fn relative_resolution(c: Tensor<2>, k: f64) -> Tensor<2> {
+    ((c * 0.8 + 1.35) * (-0.5 * std::f64::consts::LN_10)).exp() * k
 }
 
 /// Configuration of a [`CaloGan`].
@@ -106,9 +124,12 @@ pub struct CaloGanConfig {
     /// The critic's scale of layer energy / E_inc.
     #[config(default = 1.0)]
     pub layer_scale: f64,
-    /// The critic's scale of E_total/E_inc / f̄ − 1.
+    /// k: the reference's relative spread of E_total/E_inc is k / √(E_inc/GeV).
+    #[config(default = 0.15)]
+    pub resolution: f64,
+    /// Weight of the generator's energy-matching term (0: the plain adversarial loss).
     #[config(default = 1.0)]
-    pub energy_scale: f64,
+    pub energy_matching_weight: f64,
     /// Generated deposits below this × E_inc are set to 0.
     #[config(default = 0.0)]
     pub threshold_fraction: f64,
@@ -136,6 +157,7 @@ impl CaloGanConfig {
         let (mut sv, mut svv, mut nv) = (0f64, 0f64, 0f64);
         let (mut sl, mut sll, mut nl) = (0f64, 0f64, 0f64);
         let mut fractions = Vec::with_capacity(showers.len());
+        let mut energies_gev = Vec::with_capacity(showers.len());
         for i in 0..showers.len() {
             let e = f64::from(showers.incident_energies_mev[i].max(1e-6));
             let row = showers.shower(i);
@@ -152,11 +174,17 @@ impl CaloGanConfig {
                 nl += 1.0;
             }
             fractions.push(row.iter().map(|&v| f64::from(v)).sum::<f64>() / e);
+            energies_gev.push(e / 1000.0);
         }
         let std = |s: f64, ss: f64, n: f64| (ss / n - (s / n).powi(2)).max(1e-30).sqrt();
         let mean_fraction = fractions.iter().sum::<f64>() / fractions.len() as f64;
-        let rel: Vec<f64> = fractions.iter().map(|f| f / mean_fraction - 1.0).collect();
-        let rel_std = (rel.iter().map(|r| r * r).sum::<f64>() / rel.len() as f64)
+        // k² = mean of (f/f̄ − 1)² · E/GeV: the k/√E resolution's least-squares scale.
+        let k = (fractions
+            .iter()
+            .zip(&energies_gev)
+            .map(|(f, e)| (f / mean_fraction - 1.0).powi(2) * e)
+            .sum::<f64>()
+            / fractions.len() as f64)
             .sqrt()
             .max(1e-6);
         Ok(CaloGanConfig::new(binning.num_voxels(), offsets)
@@ -164,7 +192,7 @@ impl CaloGanConfig {
             .with_mean_energy_fraction(mean_fraction)
             .with_voxel_scale(1.0 / std(sv, svv, nv))
             .with_layer_scale(1.0 / std(sl, sll, nl))
-            .with_energy_scale(1.0 / rel_std))
+            .with_resolution(k))
     }
 
     /// Builds the generator and the critic (burn's default initialisation; seed the device
@@ -190,6 +218,7 @@ impl CaloGanConfig {
                 latent: self.latent,
                 voxels: self.voxels,
                 mean_energy_fraction: self.mean_energy_fraction,
+                resolution: self.resolution,
             },
             critic: Critic {
                 mlp: MlpConfig::new(d_sizes).with_activation(leaky).init(device),
@@ -197,7 +226,7 @@ impl CaloGanConfig {
                     .reshape([self.voxels, layers]),
                 voxel_scale: self.voxel_scale,
                 layer_scale: self.layer_scale,
-                energy_scale: self.energy_scale,
+                resolution: self.resolution,
                 mean_energy_fraction: self.mean_energy_fraction,
             },
         }
@@ -218,20 +247,26 @@ pub struct Generator {
     /// f̄.
     #[module(skip)]
     pub mean_energy_fraction: f64,
+    /// k of the reference's relative spread of E_total/E_inc, k / √(E_inc/GeV).
+    #[module(skip)]
+    pub resolution: f64,
 }
 
 impl Generator {
-    /// voxel / E_inc = f̄ · softplus(a)/ln 2 · softmax(ℓ) for the noise `z` and condition `c`.
+    /// voxel / E_inc = f̄ · exp(σ(E)·(z₀ + a)) · softmax(ℓ), σ(E) = k/√(E/GeV), for the noise
+    /// `z` and condition `c` (ℓ and a: the MLP's outputs).
     ///
     /// # Shapes
     /// - z: `[batch, latent]`, c: `[batch, 1]`
     /// - output: `[batch, voxels]`
     pub fn forward(&self, z: Tensor<2>, c: Tensor<2>) -> Tensor<2> {
+        let c_in = c.clone();
+        let [batch, _] = z.dims();
+        let z0 = z.clone().slice([0..batch, 0..1]);
         let out = self.mlp.forward(Tensor::cat(vec![z, c], 1));
-        let [batch, _] = out.dims();
         let logits = out.clone().slice([0..batch, 0..self.voxels]);
-        let a = out.slice([0..batch, self.voxels..self.voxels + 1]);
-        let f = softplus(a, 1.0) * (self.mean_energy_fraction / std::f64::consts::LN_2);
+        let a = out.slice([0..batch, self.voxels..self.voxels + 1]) + z0;
+        let f = (a * relative_resolution(c_in, self.resolution)).exp() * self.mean_energy_fraction;
         softmax(logits, 1) * f
     }
 
@@ -261,9 +296,9 @@ pub struct Critic {
     /// Scale of layer energy / E_inc.
     #[module(skip)]
     pub layer_scale: f64,
-    /// Scale of E_total / E_inc / f̄ − 1.
+    /// k of σ(E) = k/√(E/GeV).
     #[module(skip)]
-    pub energy_scale: f64,
+    pub resolution: f64,
     /// f̄.
     #[module(skip)]
     pub mean_energy_fraction: f64,
@@ -278,7 +313,8 @@ impl Critic {
     pub fn features(&self, x: Tensor<2>, c: Tensor<2>) -> Tensor<2> {
         let layers = x.clone().matmul(self.membership.clone().detach());
         let total = x.clone().sum_dim(1);
-        let energy = (total / self.mean_energy_fraction - 1.0) * self.energy_scale;
+        let energy = (total / self.mean_energy_fraction - 1.0)
+            / relative_resolution(c.clone(), self.resolution);
         Tensor::cat(
             vec![
                 x * self.voxel_scale,
@@ -320,9 +356,55 @@ impl ModuleMapper for Frozen {
     }
 }
 
+impl CaloGan {
+    /// Sets the generator's voxel-logit output bias to ln p̄ᵢ, p̄ the mean normalised shape
+    /// (voxel / E_total) of `showers` (floored at 10⁻⁸ of the total), and its energy unit's
+    /// bias to 0.
+    pub fn start_from_mean_shape(mut self, showers: &CaloShowers) -> Self {
+        let voxels = self.generator.voxels;
+        let mut mean = vec![0f64; voxels];
+        for i in 0..showers.len() {
+            let row = showers.shower(i);
+            let total: f64 = row.iter().map(|&v| f64::from(v)).sum::<f64>().max(1e-12);
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += f64::from(v) / total;
+            }
+        }
+        let n = showers.len().max(1) as f64;
+        let mut bias: Vec<f32> = mean
+            .iter()
+            .map(|m| ((m / n).max(1e-8)).ln() as f32)
+            .collect();
+        bias.push(0.0);
+        if let Some(last) = self.generator.mlp.layers.last_mut() {
+            let device = last.weight.device();
+            last.bias = Some(Param::from_tensor(Tensor::<1>::from_floats(
+                bias.as_slice(),
+                &device,
+            )));
+        }
+        self
+    }
+}
+
 /// ln(1 + eˣ), stable.
 fn softplus_stable(x: Tensor<2>) -> Tensor<2> {
     x.clone().clamp_min(0.0) + (x.abs().neg().exp() + 1.0).log()
+}
+
+/// The squared 1-D Wasserstein-2 distance between the generated and the (detached) real pulls
+/// (E_total/E_inc / f̄ − 1)/σ(E) of a batch: mean of (sorted generated − sorted real)².
+///
+/// # Shapes
+/// - real, fake: `[batch, voxels]`, c: `[batch, 1]`; output `[1]`
+pub fn energy_matching(critic: &Critic, real: Tensor<2>, fake: Tensor<2>, c: Tensor<2>) -> Tensor<1> {
+    let sigma = relative_resolution(c, critic.resolution);
+    let pull = |x: Tensor<2>| (x.sum_dim(1) / critic.mean_energy_fraction - 1.0) / sigma.clone();
+    let real_sorted = pull(real).detach().sort(0);
+    let fake_pull = pull(fake);
+    let order = fake_pull.clone().detach().argsort(0);
+    let fake_sorted = fake_pull.gather(0, order);
+    (fake_sorted - real_sorted).powf_scalar(2.0).mean()
 }
 
 /// The two losses of one batch: (L_D, L_G), scalars `[1]`.
@@ -335,6 +417,8 @@ pub fn adversarial_losses(
     c: Tensor<2>,
 ) -> (Tensor<1>, Tensor<1>) {
     let fake = gan.generator.sample(c.clone());
+    let energy_term = energy_matching(&gan.critic, real.clone(), fake.clone(), c.clone())
+        * config.energy_matching_weight;
     let real_in = gan.critic.features(real, c.clone());
     let fake_in_detached = gan.critic.features(fake.clone().detach(), c.clone());
     let frozen = gan.critic.clone().map(&mut Frozen);
@@ -345,7 +429,7 @@ pub fn adversarial_losses(
         GanLoss::Bce => {
             // −log σ(d) = softplus(−d); −log(1 − σ(d)) = softplus(d).
             let l_d = softplus_stable(d_real.neg()).mean() + softplus_stable(d_fake).mean();
-            let l_g = softplus_stable(fake_for_g.neg()).mean();
+            let l_g = softplus_stable(fake_for_g.neg()).mean() + energy_term;
             (l_d, l_g)
         }
         GanLoss::WganLp => {
@@ -363,7 +447,7 @@ pub fn adversarial_losses(
             let _ = width;
             let drift = d_real.clone().powf_scalar(2.0).mean() * 1e-3;
             let l_d = d_fake.mean() - d_real.mean() + penalty * config.lipschitz_weight + drift;
-            let l_g = fake_for_g.neg().mean();
+            let l_g = fake_for_g.neg().mean() + energy_term;
             (l_d, l_g)
         }
     }
@@ -618,7 +702,7 @@ pub fn train_gan(
     let device = Device::flex();
     device.seed(train.seed);
     let ad = device.clone().autodiff();
-    let model = config.init(&ad);
+    let model = config.init(&ad).start_from_mean_shape(showers);
     let held_out = (showers.len() / 10).clamp(1, 500);
     let task = GanTask::new(config.clone(), showers, held_out, ad.clone())?;
     let optimizer = AdamConfig::new()

@@ -72,3 +72,33 @@ fn generator_round_trip_gives_the_same_showers() {
     assert_eq!(a.showers_mev, b.showers_mev);
 }
 
+
+#[test]
+fn shipped_generator_loads_and_matches_the_reference_energy_at_50_gev() {
+    use hepnn_sim::calo::{CaloSimConfig, IncidentParticle, simulate_showers};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/calo/gan");
+    let device = Device::flex();
+    let (config, generator) = load_generator(&dir, &device).expect("the shipped generator loads");
+    device.seed(50);
+    let gan = generate(&generator, &config, &[50_000.0; 500], 500, &device);
+    let mean_fraction = |s: &CaloShowers| {
+        (0..s.len())
+            .map(|i| {
+                s.shower(i).iter().map(|&v| f64::from(v)).sum::<f64>()
+                    / f64::from(s.incident_energies_mev[i])
+            })
+            .sum::<f64>()
+            / s.len() as f64
+    };
+    let reference = simulate_showers(
+        &CaloSimConfig::default(),
+        IncidentParticle::Electron,
+        &[50_000.0; 8],
+        50,
+    )
+    .expect("valid simulation")
+    .to_challenge();
+    let (g, r) = (mean_fraction(&gan), mean_fraction(&reference));
+    assert!((g / r - 1.0).abs() < 0.04, "GAN {g}, reference {r}");
+    assert!(gan.showers_mev.iter().all(|&v| v >= 0.0));
+}
