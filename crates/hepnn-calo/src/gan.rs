@@ -21,7 +21,7 @@
 //! from the mean shower instead of a uniform spray over 6,480 voxels. Deposits below
 //! [`CaloGanConfig::threshold_fraction`] × E_inc are set to 0 after generation (the reference
 //! has exact zeros; a softmax has none), a threshold fitted after training so that the mean
-//! sparsity matches the reference's.
+//! sparsity matches the reference's; the surviving deposits are scaled so that the total stays f.
 //!
 //! The adversarial signal on this one number is weak beside 6,480 voxels, so the generator loss
 //! also gets an energy-matching term (weight [`CaloGanConfig::energy_matching_weight`]): the
@@ -565,8 +565,9 @@ impl TrainTask for GanTask {
 }
 
 /// Generates showers for the incident energies (MeV) with `generator` on `device`, in batches
-/// of `batch_size`, applying the config's threshold; the device's random generator gives the
-/// noise (seed it first).
+/// of `batch_size`, applying the config's threshold (the surviving deposits scaled up so that
+/// each shower keeps its total); the device's random generator gives the noise (seed it
+/// first).
 pub fn generate(
     generator: &Generator,
     config: &CaloGanConfig,
@@ -586,9 +587,14 @@ pub fn generate(
             .expect("f32 data after convert");
         let threshold = config.threshold_fraction as f32;
         for (row, &e) in values.chunks(config.voxels).zip(chunk) {
+            // Zero the deposits below the threshold and scale the rest so that E_total/E_inc
+            // stays the generator's f.
+            let total: f32 = row.iter().sum();
+            let kept: f32 = row.iter().filter(|&&v| v >= threshold).sum();
+            let scale = if kept > 0.0 { e * total / kept } else { e };
             showers_mev.extend(
                 row.iter()
-                    .map(|&v| if v < threshold { 0.0 } else { v * e }),
+                    .map(|&v| if v < threshold { 0.0 } else { v * scale }),
             );
         }
     }

@@ -183,8 +183,9 @@ pub struct HistBinning {
 }
 
 impl HistBinning {
-    /// `bins` bins over the reference values' range, linear, or with `log` logarithmic between
-    /// the smallest positive and the largest value (energies; values ≤ 0 fall in the first bin).
+    /// `bins` bins over the reference values' range, linear (between the 0.1 % and 99.9 %
+    /// quantiles when there are ≥ 100 values), or with `log` logarithmic between the smallest
+    /// positive and the largest value (energies; values ≤ 0 fall in the first bin).
     pub fn from_reference(reference: &[f64], bins: usize, log: bool) -> HistBinning {
         let bins = bins.max(1);
         let finite = reference.iter().copied().filter(|v| v.is_finite());
@@ -211,6 +212,16 @@ impl HistBinning {
                 log: true,
             };
         }
+        // Linear bins span the reference's 0.1 %–99.9 % quantiles (a few outliers would
+        // otherwise stretch the range and hide the bulk in a few bins); the rest is clamped.
+        let mut sorted: Vec<f64> = reference.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        let (lo, hi) = if sorted.len() >= 100 {
+            (quantile(0.001), quantile(0.999))
+        } else {
+            (lo, hi)
+        };
         let (lo, hi) = if hi > lo {
             (lo, hi)
         } else {
