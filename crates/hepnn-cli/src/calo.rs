@@ -1,6 +1,6 @@
 //! `hepnn simulate calo`: electron or photon showers of the reference Monte Carlo of
 //! `hepnn_sim::calo` in the CaloChallenge dataset-2 calorimeter, written in the challenge layout
-//! (`showers.npz`: `incident_energies` N × 1 MeV, `showers` N × 6,480 MeV), with the rate, the
+//! (`showers.npz` or, with `--file showers.h5`, HDF5: `incident_energies` N × 1 MeV, `showers` N × 6,480 MeV), with the rate, the
 //! mean sampling fraction and shower maximum in `summary.json`, and the mean longitudinal and
 //! radial profiles as PNG plots.
 
@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use hepnn_core::io::calo::{CaloBinning, write_showers_npz};
+use hepnn_core::io::calo::{CaloBinning, write_showers};
 use hepnn_nn::plot::{LinePlot, Series};
 use hepnn_sim::calo::voxelise::RADIAL_PROFILE_BIN_MM;
 use hepnn_sim::calo::{
@@ -43,7 +43,8 @@ pub struct SimulateCaloOptions {
     /// ../shared/data/calochallenge/binning_dataset_2.xml); only that binning is simulated.
     #[arg(long)]
     pub binning: Option<PathBuf>,
-    /// File name of the showers under --out.
+    /// File name of the showers under --out: `.npz` (numpy) or `.h5`/`.hdf5` (HDF5, the
+    /// challenge's own format).
     #[arg(long, default_value = "showers.npz")]
     pub file: String,
     /// Generate the showers with the fast simulation (the GAN) instead of the Monte Carlo.
@@ -90,7 +91,7 @@ pub fn simulate(common: &Common, o: &SimulateCaloOptions) -> anyhow::Result<Summ
     let showers = simulate_showers(&config, o.particle, &energies, common.seed)?;
     let seconds = start.elapsed().as_secs_f64();
     let path = common.out.join(&o.file);
-    write_showers_npz(&path, &showers.to_challenge())
+    write_showers(&path, &showers.to_challenge())
         .with_context(|| format!("writing {}", path.display()))?;
 
     let g = &config.geometry;

@@ -604,6 +604,8 @@ fn simulate_calo_writes_challenge_showers_that_read_back() {
         "log-uniform:1:20",
         "--showers",
         "6",
+        "--file",
+        "showers.h5",
         "--out",
         dir.path().to_str().unwrap(),
     ]);
@@ -614,7 +616,7 @@ fn simulate_calo_writes_challenge_showers_that_read_back() {
     );
     let s = summary(dir.path());
     let showers =
-        hepnn_core::io::calo::read_showers_npz(dir.path().join("showers.npz")).expect("reads back");
+        hepnn_core::io::calo::read_showers(dir.path().join("showers.h5")).expect("reads back");
     assert_eq!((showers.len(), showers.voxels), (6, 6480));
     for i in 0..6 {
         let e = f64::from(showers.incident_energies_mev[i]);

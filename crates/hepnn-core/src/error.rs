@@ -119,6 +119,18 @@ pub enum CoreError {
         message: String,
     },
 
+    /// An HDF5 file cannot be read or written, or lacks a dataset or holds one of the wrong
+    /// type or shape.
+    #[error("`{}`: HDF5 dataset `{dataset}`: {message}", .path.display())]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// The dataset's name (empty for the file itself).
+        dataset: String,
+        /// What was expected and what was found.
+        message: String,
+    },
+
     /// A calorimeter binning XML file (CaloChallenge `binning_dataset_*.xml`) is malformed.
     #[error("`{}`: calorimeter binning: {message}", .path.display())]
     Binning {

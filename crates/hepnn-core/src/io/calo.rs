@@ -1,8 +1,10 @@
 //! The Fast Calorimeter Simulation Challenge 2022 ("CaloChallenge") layout: the voxel binning XML
 //! and the shower files.
 //!
-//! A shower file holds two arrays (the challenge's HDF5 datasets, here in a numpy `.npz` archive
-//! readable with `numpy.load`):
+//! A shower file holds two arrays, as HDF5 datasets (the challenge's own files, read and
+//! written in pure Rust by `hdf5-pure`, no HDF5 C library) or in a numpy `.npz` archive
+//! readable with `numpy.load`; [`read_showers`] and [`write_showers`] choose by extension
+//! (`.h5`/`.hdf5`/`.hdf` or `.npz`):
 //!
 //! | array | shape | dtype | meaning |
 //! |---|---|---|---|
@@ -12,9 +14,7 @@
 //! Voxels are flattened radial-fastest, then angular, then layer: voxel
 //! `(layer, α, r)` sits at `offset(layer) + α · n_r(layer) + r`
 //! ([`CaloBinning::voxel_index`]). Dataset 2 has 45 layers × 16 angular × 9 radial = 6,480
-//! voxels. HDF5 itself is not written here (it needs the HDF5 C library); a challenge `.hdf5`
-//! file converts with `numpy.savez("x.npz", incident_energies=f["incident_energies"][:],
-//! showers=f["showers"][:])`.
+//! voxels.
 //!
 //! The binning XML (`binning_dataset_2.xml`) is a flat list of
 //! `<Layer id="0" r_edges="0,4.65,…" n_bin_alpha="16" />` elements inside `<Bin …>`; it is read
@@ -466,6 +466,144 @@ pub fn read_showers_npz(path: impl AsRef<Path>) -> Result<CaloShowers> {
     Ok(showers)
 }
 
+/// Shower file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowerFormat {
+    /// HDF5 (`.h5`, `.hdf5`, `.hdf`), the challenge's own format.
+    Hdf5,
+    /// A numpy `.npz` archive.
+    Npz,
+}
+
+impl ShowerFormat {
+    /// The format a file name's extension names.
+    pub fn from_path(path: &Path) -> Result<ShowerFormat> {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("h5" | "hdf5" | "hdf") => Ok(ShowerFormat::Hdf5),
+            Some("npz") => Ok(ShowerFormat::Npz),
+            _ => Err(CoreError::Hdf5 {
+                path: path.to_path_buf(),
+                dataset: String::new(),
+                message: "unknown shower file extension: expected .h5, .hdf5, .hdf or .npz".into(),
+            }),
+        }
+    }
+}
+
+/// Reads showers from an HDF5 or `.npz` file, chosen by extension ([`ShowerFormat`]).
+pub fn read_showers(path: impl AsRef<Path>) -> Result<CaloShowers> {
+    let path = path.as_ref();
+    match ShowerFormat::from_path(path)? {
+        ShowerFormat::Hdf5 => read_showers_hdf5(path),
+        ShowerFormat::Npz => read_showers_npz(path),
+    }
+}
+
+/// Writes showers to an HDF5 or `.npz` file, chosen by extension ([`ShowerFormat`]),
+/// atomically.
+pub fn write_showers(path: impl AsRef<Path>, showers: &CaloShowers) -> Result<()> {
+    let path = path.as_ref();
+    match ShowerFormat::from_path(path)? {
+        ShowerFormat::Hdf5 => write_showers_hdf5(path, showers),
+        ShowerFormat::Npz => write_showers_npz(path, showers),
+    }
+}
+
+fn hdf5_error(path: &Path, dataset: &str, message: impl std::fmt::Display) -> CoreError {
+    CoreError::Hdf5 {
+        path: path.to_path_buf(),
+        dataset: dataset.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Writes showers to an HDF5 file in the challenge layout (datasets `incident_energies` N × 1
+/// and `showers` N × voxels, float32, the showers chunked by 100 rows and deflate-compressed as
+/// the challenge's files), atomically. h5py and the HDF5 C library read it.
+pub fn write_showers_hdf5(path: impl AsRef<Path>, showers: &CaloShowers) -> Result<()> {
+    let path = path.as_ref();
+    showers.validate(path)?;
+    let n = showers.len() as u64;
+    let mut builder = hdf5_pure::FileBuilder::new();
+    builder
+        .create_dataset("incident_energies")
+        .with_f32_data(&showers.incident_energies_mev)
+        .with_shape(&[n, 1]);
+    let showers_dataset = builder
+        .create_dataset("showers")
+        .with_f32_data(&showers.showers_mev)
+        .with_shape(&[n, showers.voxels as u64]);
+    if n > 0 {
+        showers_dataset
+            .with_chunks(&[n.min(100), showers.voxels as u64])
+            .with_deflate(4);
+    }
+    let bytes = builder.finish().map_err(|e| hdf5_error(path, "", e))?;
+    super::write_atomically(path, |out| {
+        out.write_all(&bytes).map_err(|source| CoreError::Io {
+            path: path.to_path_buf(),
+            action: "write",
+            source,
+        })
+    })
+}
+
+/// Reads showers in the challenge layout from an HDF5 file (a challenge file or one written by
+/// [`write_showers_hdf5`]), with the checks of [`read_showers_npz`]; float64 datasets are read
+/// too.
+pub fn read_showers_hdf5(path: impl AsRef<Path>) -> Result<CaloShowers> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Err(CoreError::Io {
+            path: path.to_path_buf(),
+            action: "open HDF5 file",
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    let file = hdf5_pure::File::open(path).map_err(|e| hdf5_error(path, "", e))?;
+    let read = |name: &str| -> Result<(Vec<u64>, Vec<f32>)> {
+        let dataset = file
+            .dataset(name)
+            .map_err(|e| hdf5_error(path, name, format!("missing or unreadable: {e}")))?;
+        let shape = dataset.shape().map_err(|e| hdf5_error(path, name, e))?;
+        let values = dataset.read_f32().map_err(|e| hdf5_error(path, name, e))?;
+        Ok((shape, values))
+    };
+    let (e_shape, incident_energies_mev) = read("incident_energies")?;
+    let n = match e_shape[..] {
+        [n] | [n, 1] => n as usize,
+        _ => {
+            return Err(hdf5_error(
+                path,
+                "incident_energies",
+                format!("shape {e_shape:?}, expected [N, 1]"),
+            ));
+        }
+    };
+    let (s_shape, showers_mev) = read("showers")?;
+    let voxels = match s_shape[..] {
+        [m, v] if m as usize == n => v as usize,
+        _ => {
+            return Err(hdf5_error(
+                path,
+                "showers",
+                format!("shape {s_shape:?}, expected [{n}, voxels] (N from incident_energies)"),
+            ));
+        }
+    };
+    let showers = CaloShowers {
+        incident_energies_mev,
+        showers_mev,
+        voxels,
+    };
+    showers.validate(path)?;
+    Ok(showers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,5 +695,66 @@ mod tests {
         zip.finish().expect("finish");
         let err = read_showers_npz(&missing).expect_err("missing showers");
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn hdf5_round_trip_errors_and_the_h5py_fixture() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("showers.h5");
+        let showers = sample();
+        write_showers(&path, &showers).expect("writes HDF5");
+        assert_eq!(read_showers(&path).expect("reads HDF5"), showers);
+        assert_eq!(
+            ShowerFormat::from_path(&path).expect("known"),
+            ShowerFormat::Hdf5
+        );
+
+        // NaN is refused on write and leaves the old file.
+        let mut nan = sample();
+        nan.showers_mev[3] = f32::NAN;
+        assert!(write_showers_hdf5(&path, &nan).is_err());
+        assert_eq!(read_showers_hdf5(&path).expect("old file kept"), showers);
+
+        // Missing dataset, mismatched N, a non-HDF5 file, a missing file, an unknown extension.
+        let only_energies = dir.path().join("energies.h5");
+        let mut builder = hdf5_pure::FileBuilder::new();
+        builder
+            .create_dataset("incident_energies")
+            .with_f32_data(&[1.0, 2.0])
+            .with_shape(&[2, 1]);
+        std::fs::write(&only_energies, builder.finish().expect("builds")).expect("writes");
+        let err = read_showers_hdf5(&only_energies).expect_err("no showers");
+        assert!(err.to_string().contains("`showers`: missing"), "{err}");
+        let mismatched = dir.path().join("mismatched.h5");
+        let mut builder = hdf5_pure::FileBuilder::new();
+        builder
+            .create_dataset("incident_energies")
+            .with_f32_data(&[1.0, 2.0])
+            .with_shape(&[2, 1]);
+        builder
+            .create_dataset("showers")
+            .with_f32_data(&[0.0; 6])
+            .with_shape(&[3, 2]);
+        std::fs::write(&mismatched, builder.finish().expect("builds")).expect("writes");
+        let err = read_showers_hdf5(&mismatched).expect_err("N mismatch");
+        assert!(err.to_string().contains("expected [2, voxels]"), "{err}");
+        let not_hdf5 = dir.path().join("text.h5");
+        std::fs::write(&not_hdf5, "incident_energies,showers\n").expect("writes");
+        assert!(read_showers(&not_hdf5).is_err());
+        assert!(read_showers(dir.path().join("absent.h5")).is_err());
+        let err = read_showers("showers.csv").expect_err("unknown extension");
+        assert!(err.to_string().contains(".npz"), "{err}");
+
+        // A file written by h5py (HDF5 C library; float64 energies, gzip-chunked showers).
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calo_h5py.h5");
+        let read = read_showers(&fixture).expect("reads the h5py file");
+        assert_eq!(
+            read.incident_energies_mev,
+            vec![1000.0, 20_000.0, 512_000.0]
+        );
+        assert_eq!(read.voxels, 8);
+        let mut want: Vec<f32> = (0..24).map(|i| i as f32 * 0.25).collect();
+        want[11] = 0.0;
+        assert_eq!(read.showers_mev, want);
     }
 }

@@ -25,19 +25,36 @@ fn expected_t_max(g: &CaloGeometry, energy_mev: f64, particle: IncidentParticle)
 
 #[test]
 fn shower_maximum_follows_ln_e_over_ec() {
+    // The check is for electrons: t_max = ln(E/E_c) − 0.5 within ±1 X0. Photons start
+    // their shower one conversion length (9/7 X0) later; the PDG's C_γ − C_e = 1 X0 is checked
+    // as a delay between 0.3 and 1.7 X0 (the 0.8 X0 readout layers make single values coarse).
     let g = CaloGeometry::dataset_2();
-    for (energy_gev, n) in [(1.0, 40), (5.0, 16), (20.0, 8), (100.0, 4)] {
-        for particle in [IncidentParticle::Electron, IncidentParticle::Photon] {
-            let e = 1000.0 * energy_gev;
+    for (energy_gev, n) in [(1.0, 120), (5.0, 30), (20.0, 12), (100.0, 10)] {
+        let e = 1000.0 * energy_gev;
+        let mut t_max = [0.0; 2];
+        for (slot, particle) in [IncidentParticle::Electron, IncidentParticle::Photon]
+            .into_iter()
+            .enumerate()
+        {
             let showers = run(particle, e, n, 11);
-            let t_max = shower_maximum_x0(&g, &showers.mean_layer_profile());
+            t_max[slot] = shower_maximum_x0(&g, &showers.mean_layer_profile());
             let want = expected_t_max(&g, e, particle);
-            eprintln!("{particle:?} {energy_gev} GeV: t_max {t_max:.2} X0, PDG {want:.2}");
-            assert!(
-                (t_max - want).abs() < 1.0,
-                "{particle:?} {energy_gev} GeV: t_max {t_max:.2} X0, expected {want:.2} ± 1"
+            eprintln!(
+                "{particle:?} {energy_gev} GeV: t_max {:.2} X0, PDG {want:.2}",
+                t_max[slot]
             );
         }
+        let want = expected_t_max(&g, e, IncidentParticle::Electron);
+        assert!(
+            (t_max[0] - want).abs() < 1.0,
+            "electron {energy_gev} GeV: t_max {:.2} X0, expected {want:.2} ± 1",
+            t_max[0]
+        );
+        let delay = t_max[1] - t_max[0];
+        assert!(
+            (0.3..1.7).contains(&delay),
+            "{energy_gev} GeV: photon shower maximum {delay:.2} X0 after the electron's"
+        );
     }
 }
 
@@ -52,10 +69,10 @@ fn lateral_containment_in_moliere_radii() {
         containment_fraction(&profile, 2.0 * rm),
     );
     eprintln!("silicon deposit within R_M = {rm:.2} mm: {one:.3}, within 2 R_M: {two:.3}");
-    // The PDG rule of thumb is ~90% and ~95%; this simplified cascade gives ~88% and ~95%
-    // (docs/results.md), so the thresholds guard against regressions around that.
-    assert!(one > 0.86 && one < 0.95, "within R_M: {one}");
-    assert!(two > 0.935, "within 2 R_M: {two}");
+    // The PDG: ~90% within R_M, ~95% within 2 R_M. Larger samples give 0.902–0.905 at 1–500
+    // GeV (docs/results.md); 12 showers fluctuate by ~0.005.
+    assert!(one > 0.89 && one < 0.95, "within R_M: {one}");
+    assert!(two > 0.95, "within 2 R_M: {two}");
     // The voxels (r < 41.85 mm ≈ 3.9 R_M) hold what the profile says they hold.
     let in_voxels: f64 = showers
         .tallies
