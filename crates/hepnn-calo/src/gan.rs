@@ -62,9 +62,9 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::softmax;
 use hepnn_core::io::calo::{CaloBinning, CaloShowers};
+use hepnn_nn::NnError;
 use hepnn_nn::mlp::{Mlp, MlpConfig};
 use hepnn_nn::neuron::Activation;
-use hepnn_nn::NnError;
 use hepnn_nn::plot::atomic_write;
 use hepnn_nn::train::{TrainConfig, TrainTask, Trainer};
 use serde::{Deserialize, Serialize};
@@ -316,12 +316,7 @@ impl Critic {
         let energy = (total / self.mean_energy_fraction - 1.0)
             / relative_resolution(c.clone(), self.resolution);
         Tensor::cat(
-            vec![
-                x * self.voxel_scale,
-                layers * self.layer_scale,
-                energy,
-                c,
-            ],
+            vec![x * self.voxel_scale, layers * self.layer_scale, energy, c],
             1,
         )
     }
@@ -397,7 +392,12 @@ fn softplus_stable(x: Tensor<2>) -> Tensor<2> {
 ///
 /// # Shapes
 /// - real, fake: `[batch, voxels]`, c: `[batch, 1]`; output `[1]`
-pub fn energy_matching(critic: &Critic, real: Tensor<2>, fake: Tensor<2>, c: Tensor<2>) -> Tensor<1> {
+pub fn energy_matching(
+    critic: &Critic,
+    real: Tensor<2>,
+    fake: Tensor<2>,
+    c: Tensor<2>,
+) -> Tensor<1> {
     let sigma = relative_resolution(c, critic.resolution);
     let pull = |x: Tensor<2>| (x.sum_dim(1) / critic.mean_energy_fraction - 1.0) / sigma.clone();
     let real_sorted = pull(real).detach().sort(0);
@@ -433,18 +433,17 @@ pub fn adversarial_losses(
             (l_d, l_g)
         }
         GanLoss::WganLp => {
-            let [batch, width] = real_in.dims();
+            let [batch, _] = real_in.dims();
             let device = real_in.device();
             let diff = real_in.clone() - fake_in_detached.clone();
             let t1 = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), &device);
             let t2 = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), &device);
             let x1 = fake_in_detached.clone() + diff.clone() * t1.clone();
             let x2 = fake_in_detached + diff.clone() * t2.clone();
-            let distance = (diff.powf_scalar(2.0).sum_dim(1).sqrt() * (t1 - t2).abs())
-                .clamp_min(1e-6);
+            let distance =
+                (diff.powf_scalar(2.0).sum_dim(1).sqrt() * (t1 - t2).abs()).clamp_min(1e-6);
             let quotient = (gan.critic.score(x1) - gan.critic.score(x2)).abs() / distance;
             let penalty = (quotient - 1.0).clamp_min(0.0).powf_scalar(2.0).mean();
-            let _ = width;
             let drift = d_real.clone().powf_scalar(2.0).mean() * 1e-3;
             let l_d = d_fake.mean() - d_real.mean() + penalty * config.lipschitz_weight + drift;
             let l_g = fake_for_g.neg().mean() + energy_term;
@@ -610,7 +609,11 @@ pub fn generate(
 pub fn fit_threshold(reference: &CaloShowers, generated_fractions: &[Vec<f32>]) -> f64 {
     let total = reference.showers_mev.len().max(1) as f64;
     let target = reference.showers_mev.iter().filter(|&&v| v > 0.0).count() as f64 / total;
-    let n_gen = generated_fractions.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+    let n_gen = generated_fractions
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>()
+        .max(1) as f64;
     let sparsity = |t: f64| {
         generated_fractions
             .iter()
@@ -654,7 +657,10 @@ pub fn save_generator(
 }
 
 /// Loads a generator written by [`save_generator`] onto `device`.
-pub fn load_generator(dir: &Path, device: &Device) -> Result<(CaloGanConfig, Generator), CaloError> {
+pub fn load_generator(
+    dir: &Path,
+    device: &Device,
+) -> Result<(CaloGanConfig, Generator), CaloError> {
     let path = dir.join("config.json");
     let text = std::fs::read(&path).map_err(|e| NnError::io(&path, e))?;
     let config: CaloGanConfig = serde_json::from_slice(&text).map_err(|e| NnError::Checkpoint {
@@ -701,7 +707,7 @@ pub fn train_gan(
     config: CaloGanConfig,
     showers: &CaloShowers,
     train: TrainConfig,
-    learning_rate_beta1: f32,
+    adam_beta1: f32,
     out_dir: &Path,
     resume: bool,
 ) -> Result<(CaloGanConfig, CaloGan, Vec<hepnn_nn::train::EpochRecord>), CaloError> {
@@ -712,12 +718,12 @@ pub fn train_gan(
     let held_out = (showers.len() / 10).clamp(1, 500);
     let task = GanTask::new(config.clone(), showers, held_out, ad.clone())?;
     let optimizer = AdamConfig::new()
-        .with_beta_1(learning_rate_beta1)
+        .with_beta_1(adam_beta1)
         .with_beta_2(0.999)
         .init();
     let trainer = Trainer::new(train.clone(), out_dir)?;
     let outcome = trainer.fit(&task, model, optimizer, &ad, resume)?;
-    ad.seed(train.seed ^ 0x7A12_E5);
+    ad.seed(train.seed ^ 0x007A_12E5);
     let fractions = generate_fractions(
         &outcome.model.generator,
         &showers.incident_energies_mev,

@@ -214,7 +214,11 @@ impl HistBinning {
         }
         // Linear bins span the reference's 0.1 %–99.9 % quantiles (a few outliers would
         // otherwise stretch the range and hide the bulk in a few bins); the rest is clamped.
-        let mut sorted: Vec<f64> = reference.iter().copied().filter(|v| v.is_finite()).collect();
+        let mut sorted: Vec<f64> = reference
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
         sorted.sort_by(f64::total_cmp);
         let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
         let (lo, hi) = if sorted.len() >= 100 {

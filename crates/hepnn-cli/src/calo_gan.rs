@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use hepnn_calo::gan::{
     CaloGanConfig, GanLoss, Generator, generate, load_generator, save_generator, train_gan,
 };
-use hepnn_calo::validation::{ClassifierConfig, ValidationConfig, feature_kind, validate};
+use hepnn_calo::validation::{ClassifierConfig, ValidationConfig, validate};
 use hepnn_core::io::calo::{CaloShowers, read_showers_npz, write_showers_npz};
 use hepnn_nn::train::TrainConfig;
 use hepnn_sim::calo::{CaloSimConfig, EnergySpectrum, IncidentParticle, simulate_showers};
@@ -116,10 +116,7 @@ fn load_gan(model: Option<&Path>, device: &Device) -> anyhow::Result<(CaloGanCon
     })
 }
 
-fn reference_showers(
-    energies_mev: &[f64],
-    seed: u64,
-) -> anyhow::Result<(CaloShowers, f64)> {
+fn reference_showers(energies_mev: &[f64], seed: u64) -> anyhow::Result<(CaloShowers, f64)> {
     let start = Instant::now();
     let showers = simulate_showers(
         &CaloSimConfig::default(),
@@ -144,7 +141,8 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
         }
         None => {
             anyhow::ensure!(o.simulate > 0, "--simulate must be at least 1");
-            let energies = EnergySpectrum::LogUniform(1.0, 500.0).sample_mev(o.simulate, common.seed);
+            let energies =
+                EnergySpectrum::LogUniform(1.0, 500.0).sample_mev(o.simulate, common.seed);
             reference_showers(&energies, common.seed)?.0
         }
     };
@@ -155,10 +153,8 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
     };
     let config = CaloGanConfig::from_showers(&binning, &showers, loss)?;
     let train_config = TrainConfig::new(o.epochs, o.batch_size, o.lr, common.seed);
-    let beta1 = match loss {
-        GanLoss::Bce => 0.5,
-        GanLoss::WganLp => 0.5,
-    };
+    // Adam β₁ = 0.5, the usual GAN setting (DCGAN, WGAN-GP).
+    let beta1 = 0.5;
     let start = Instant::now();
     let (config, model, history) =
         train_gan(config, &showers, train_config, beta1, &common.out, o.resume)?;
@@ -168,7 +164,10 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
     s.set("loss", format!("{loss:?}"));
     s.set("epochs", o.epochs);
     s.set("training_seconds", start.elapsed().as_secs_f64());
-    s.set("mean_energy_fraction_reference", config.mean_energy_fraction);
+    s.set(
+        "mean_energy_fraction_reference",
+        config.mean_energy_fraction,
+    );
     s.set("threshold_fraction", config.threshold_fraction);
     if let Some(last) = history.last() {
         for (name, value) in &last.extra {
@@ -268,7 +267,10 @@ pub fn evaluate(common: &Common, o: &EvaluateCaloOptions) -> anyhow::Result<Summ
                 .collect(),
         ),
     );
-    s.set("mean_etot_over_einc_reference", report.mean_etot_over_einc[0]);
+    s.set(
+        "mean_etot_over_einc_reference",
+        report.mean_etot_over_einc[0],
+    );
     s.set("mean_etot_over_einc_gan", report.mean_etot_over_einc[1]);
     s.set("showers_per_second_reference", ref_rate);
     s.set("showers_per_second_gan", gan_rate_1000);
@@ -279,7 +281,6 @@ pub fn evaluate(common: &Common, o: &EvaluateCaloOptions) -> anyhow::Result<Summ
         "threads",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    let _ = feature_kind;
     s.report(&common.out, "hepnn evaluate calo")?;
     Ok(s)
 }
