@@ -15,13 +15,13 @@
 //! so every deposit is ≥ 0, the shape sums to one, and E_total/E_inc = f is a single output
 //! (f̄: the reference's mean E_total/E_inc, σ(E): its relative spread, a sampling-calorimeter
 //! resolution k/√E fitted to the training showers; z₀, the first noise component, makes the
-//! generator start from that Gaussian response and the MLP's a learns the corrections) — the GAN only has to learn the distribution of one
-//! number to get E_total/E_inc right. The voxel logits' output bias starts at ln p̄ᵢ, the
+//! generator start from that Gaussian response and the MLP's a learns the corrections) — the
+//! GAN only has to learn the distribution of one number to get E_total/E_inc right. The voxel logits' output bias starts at ln p̄ᵢ, the
 //! reference's mean shower shape ([`CaloGan::start_from_mean_shape`]), so the generator begins
 //! from the mean shower instead of a uniform spray over 6,480 voxels. Deposits below
-//! [`CaloGanConfig::threshold_fraction`] × E_inc are set to 0 after generation (the reference
-//! has exact zeros; a softmax has none), a threshold fitted after training so that the mean
-//! sparsity matches the reference's; the surviving deposits are scaled so that the total stays f.
+//! [`CaloGanConfig::threshold_mev`] are set to 0 after generation (the reference has exact
+//! zeros where no particle passed; a softmax has none), a threshold in MeV, like a readout
+//! threshold, fitted after training so that the mean sparsity matches the reference's; the surviving deposits are scaled so that the total stays f.
 //!
 //! The adversarial signal on this one number is weak beside 6,480 voxels, so the generator loss
 //! also gets an energy-matching term (weight [`CaloGanConfig::energy_matching_weight`]): the
@@ -130,9 +130,9 @@ pub struct CaloGanConfig {
     /// Weight of the generator's energy-matching term (0: the plain adversarial loss).
     #[config(default = 1.0)]
     pub energy_matching_weight: f64,
-    /// Generated deposits below this × E_inc are set to 0.
+    /// Generated deposits below this many MeV are set to 0.
     #[config(default = 0.0)]
-    pub threshold_fraction: f64,
+    pub threshold_mev: f64,
 }
 
 impl CaloGanConfig {
@@ -584,10 +584,11 @@ pub fn generate(
             .convert::<f32>()
             .try_to_vec::<f32>()
             .expect("f32 data after convert");
-        let threshold = config.threshold_fraction as f32;
+        let threshold_mev = config.threshold_mev as f32;
         for (row, &e) in values.chunks(config.voxels).zip(chunk) {
             // Zero the deposits below the threshold and scale the rest so that E_total/E_inc
             // stays the generator's f.
+            let threshold = threshold_mev / e.max(1e-6);
             let total: f32 = row.iter().sum();
             let kept: f32 = row.iter().filter(|&&v| v >= threshold).sum();
             let scale = if kept > 0.0 { e * total / kept } else { e };
@@ -604,8 +605,9 @@ pub fn generate(
     }
 }
 
-/// The threshold (fraction of E_inc) at which generated showers have the reference's mean
-/// sparsity (fraction of voxels > 0), by bisection on log scale.
+/// The threshold (MeV) at which generated showers (voxel / E_inc `generated_fractions` of
+/// showers with the reference's incident energies) have the reference's mean sparsity
+/// (fraction of voxels > 0), by bisection on log scale over 10⁻⁸–10³ MeV.
 pub fn fit_threshold(reference: &CaloShowers, generated_fractions: &[Vec<f32>]) -> f64 {
     let total = reference.showers_mev.len().max(1) as f64;
     let target = reference.showers_mev.iter().filter(|&&v| v > 0.0).count() as f64 / total;
@@ -617,12 +619,15 @@ pub fn fit_threshold(reference: &CaloShowers, generated_fractions: &[Vec<f32>]) 
     let sparsity = |t: f64| {
         generated_fractions
             .iter()
-            .flat_map(|row| row.iter())
-            .filter(|&&v| f64::from(v) >= t)
-            .count() as f64
+            .zip(&reference.incident_energies_mev)
+            .map(|(row, &e)| {
+                let t = t / f64::from(e).max(1e-6);
+                row.iter().filter(|&&v| f64::from(v) >= t).count()
+            })
+            .sum::<usize>() as f64
             / n_gen
     };
-    let (mut lo, mut hi) = (-14f64, 0f64);
+    let (mut lo, mut hi) = (-8f64, 3f64);
     for _ in 0..50 {
         let mid = 0.5 * (lo + hi);
         if sparsity(10f64.powf(mid)) > target {
@@ -731,7 +736,7 @@ pub fn train_gan(
     );
     let threshold = fit_threshold(showers, &fractions);
     Ok((
-        config.with_threshold_fraction(threshold),
+        config.with_threshold_mev(threshold),
         outcome.model,
         outcome.history,
     ))

@@ -168,7 +168,7 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
         "mean_energy_fraction_reference",
         config.mean_energy_fraction,
     );
-    s.set("threshold_fraction", config.threshold_fraction);
+    s.set("threshold_mev", config.threshold_mev);
     if let Some(last) = history.last() {
         for (name, value) in &last.extra {
             s.set(format!("final_{name}"), *value);

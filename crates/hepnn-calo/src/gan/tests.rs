@@ -75,11 +75,11 @@ fn generator_round_trip_gives_the_same_showers() {
     let dir = tempfile::tempdir().expect("temp dir");
     let device = Device::flex();
     device.seed(9);
-    let config = toy_config().with_threshold_fraction(1e-4);
+    let config = toy_config().with_threshold_mev(0.01);
     let gan = config.init(&device);
     save_generator(dir.path(), &config, &gan.generator).expect("saved");
     let (loaded_config, loaded) = load_generator(dir.path(), &device).expect("loaded");
-    assert_eq!(loaded_config.threshold_fraction, 1e-4);
+    assert_eq!(loaded_config.threshold_mev, 0.01);
     let energies = [1000.0f32, 50_000.0];
     device.seed(1);
     let a = generate(&gan.generator, &config, &energies, 10, &device);
