@@ -6,5 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod gan;
+pub mod validation;
 
 pub use error::CaloError;

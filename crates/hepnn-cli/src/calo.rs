@@ -47,10 +47,29 @@ pub struct SimulateCaloOptions {
     /// challenge's own format).
     #[arg(long, default_value = "showers.npz")]
     pub file: String,
+    /// Generate the showers with the fast simulation (the GAN) instead of the Monte Carlo.
+    #[arg(long)]
+    pub fast: bool,
+    /// With --fast: the model folder (default: the shipped generator, models/calo/gan).
+    #[arg(long, requires = "fast")]
+    pub model: Option<PathBuf>,
 }
 
 /// Simulates the showers, writes them and the plots, and reports.
 pub fn simulate(common: &Common, o: &SimulateCaloOptions) -> anyhow::Result<Summary> {
+    if o.fast {
+        anyhow::ensure!(
+            o.particle == IncidentParticle::Electron,
+            "the fast simulation is trained on electrons only"
+        );
+        return crate::calo_gan::simulate_fast(
+            common,
+            o.model.as_deref(),
+            &o.energy,
+            o.showers,
+            &o.file,
+        );
+    }
     prepare_out(&common.out)?;
     anyhow::ensure!(o.showers > 0, "--showers must be at least 1");
     let config = CaloSimConfig {

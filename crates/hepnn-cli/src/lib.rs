@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod calo;
+pub mod calo_gan;
 pub mod course;
 pub mod demo;
 pub mod device;
@@ -148,6 +149,13 @@ pub enum TrainWhat {
         #[command(flatten)]
         options: neutrino::TrainNeutrinoOptions,
     },
+    /// A fast calorimeter simulation (the conditional GAN) on reference showers.
+    Calo {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: calo_gan::TrainCaloOptions,
+    },
 }
 
 /// What `hepnn evaluate` evaluates.
@@ -175,6 +183,14 @@ pub enum EvaluateWhat {
         common: Common,
         #[command(flatten)]
         options: neutrino::EvaluateNeutrinoOptions,
+    },
+    /// A fast calorimeter simulation against held-out reference showers: classifier AUC/JSD,
+    /// separation powers, feature plots, speed against the reference Monte Carlo.
+    Calo {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: calo_gan::EvaluateCaloOptions,
     },
 }
 
@@ -268,6 +284,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate {
             what: EvaluateWhat::Neutrino { common, options },
         } => neutrino::evaluate(&common, &options).map(|_| ()),
+        Command::Train {
+            what: TrainWhat::Calo { common, options },
+        } => calo_gan::train(&common, &options).map(|_| ()),
+        Command::Evaluate {
+            what: EvaluateWhat::Calo { common, options },
+        } => calo_gan::evaluate(&common, &options).map(|_| ()),
         Command::Inspect { dir, event, common } => inspect::run(&dir, &event, &common),
         Command::Simulate {
             what: Some(SimulateWhat::Neutrino { common, options }),

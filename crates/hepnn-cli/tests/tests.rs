@@ -778,3 +778,134 @@ fn ckf_on_the_real_event_uses_the_detector_it_is_given() {
     let s = summary(dir.path());
     assert!(num(&s, "track_efficiency") > 0.65, "{s}");
 }
+
+#[test]
+fn simulate_calo_fast_writes_gan_showers_in_the_challenge_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hepnn(&[
+        "simulate",
+        "calo",
+        "--fast",
+        "--energy",
+        "fixed:50",
+        "--showers",
+        "300",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    let showers =
+        hepnn_core::io::calo::read_showers_npz(dir.path().join("showers.npz")).expect("reads back");
+    assert_eq!((showers.len(), showers.voxels), (300, 6480));
+    assert!(showers.showers_mev.iter().all(|&v| v >= 0.0));
+    // The reference's mean E_total/E_inc is 0.0297 (flat in energy; docs/results.md).
+    let fraction = num(&s, "mean_etot_over_einc");
+    assert!((fraction - 0.0297).abs() < 0.0015, "{s}");
+    assert!(num(&s, "showers_per_second") > 100.0, "{s}");
+}
+
+#[test]
+fn train_and_evaluate_calo_gan_write_the_model_and_the_validation_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let out = hepnn(&[
+        "train",
+        "calo",
+        "--model",
+        "gan",
+        "--loss",
+        "wgan-gp",
+        "--simulate",
+        "40",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "config.json",
+        "generator.bpk",
+        "metrics.csv",
+        "training.png",
+    ] {
+        assert!(model.join(f).is_file(), "{f} missing");
+    }
+    let metrics = std::fs::read_to_string(model.join("metrics.csv")).unwrap();
+    assert!(
+        metrics.lines().next().unwrap().contains("d_loss,g_loss"),
+        "{metrics}"
+    );
+    // Held-out reference showers, then the evaluation (classifier, no plots, 2 timing showers).
+    let reference = dir.path().join("reference");
+    let out = hepnn(&[
+        "simulate",
+        "calo",
+        "--energy",
+        "log-uniform:1:20",
+        "--showers",
+        "40",
+        "--seed",
+        "7",
+        "--out",
+        reference.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let eval = dir.path().join("eval");
+    let out = hepnn(&[
+        "evaluate",
+        "calo",
+        "--model",
+        model.to_str().unwrap(),
+        "--reference",
+        reference.join("showers.npz").to_str().unwrap(),
+        "--speed-showers",
+        "2",
+        "--classifier-epochs",
+        "2",
+        "--no-plots",
+        "--out",
+        eval.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&eval);
+    for key in [
+        "auc",
+        "jsd",
+        "separation_power_etot_over_einc",
+        "showers_per_second_reference",
+        "showers_per_second_gan",
+        "showers_per_second_gan_batch_1",
+        "speedup",
+    ] {
+        assert!(num(&s, key).is_finite(), "{key}: {s}");
+    }
+    assert!(s["separation_power"]["width_r_layer_44"].is_number(), "{s}");
+    // A missing model: exit code 2 and a message naming the folder.
+    let bad = hepnn(&[
+        "simulate",
+        "calo",
+        "--fast",
+        "--model",
+        dir.path().join("nowhere").to_str().unwrap(),
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere"));
+}

@@ -1,0 +1,329 @@
+//! Fast calorimeter simulation: `hepnn train calo`, `hepnn evaluate calo` and
+//! `hepnn simulate calo --fast` (hepnn-calo's conditional GAN; the diffusion model joins through
+//! [`CaloModelKind`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::prelude::*;
+use clap::{Args, ValueEnum};
+
+use hepnn_calo::gan::{
+    CaloGanConfig, GanLoss, Generator, generate, load_generator, save_generator, train_gan,
+};
+use hepnn_calo::validation::{ClassifierConfig, ValidationConfig, validate};
+use hepnn_core::io::calo::{CaloShowers, read_showers_npz, write_showers_npz};
+use hepnn_nn::train::TrainConfig;
+use hepnn_sim::calo::{CaloSimConfig, EnergySpectrum, IncidentParticle, simulate_showers};
+
+use crate::Common;
+use crate::summary::{Summary, prepare_out};
+
+/// The fast-simulation model kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CaloModelKind {
+    /// The conditional GAN (hepnn_calo::gan).
+    Gan,
+    /// The diffusion model (not wired in yet).
+    Diffusion,
+}
+
+/// The GAN's adversarial loss on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GanLossArg {
+    /// Minimax BCE with the non-saturating generator loss.
+    Bce,
+    /// Wasserstein critic with a Lipschitz penalty (finite-difference form, see hepnn_calo::gan).
+    WganGp,
+}
+
+/// Where the shipped generator lives in the repository.
+pub const SHIPPED_GAN: &str = "models/calo/gan";
+
+/// The shipped generator's folder: `models/calo/gan` under the working directory, else the one
+/// of the source tree this binary was built from.
+pub fn shipped_gan_dir() -> PathBuf {
+    let here = PathBuf::from(SHIPPED_GAN);
+    if here.join("config.json").exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(SHIPPED_GAN)
+}
+
+/// Options of `hepnn train calo`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainCaloOptions {
+    /// Which model.
+    #[arg(long, value_enum, default_value = "gan")]
+    pub model: CaloModelKind,
+    /// The GAN's adversarial loss.
+    #[arg(long, value_enum, default_value = "bce")]
+    pub loss: GanLossArg,
+    /// Training showers (challenge layout .npz); without it, --simulate showers of the reference
+    /// Monte Carlo (electrons log-uniform 1–500 GeV, seeded) are made first.
+    #[arg(long)]
+    pub showers: Option<PathBuf>,
+    /// Number of reference showers to simulate when --showers is not given.
+    #[arg(long, default_value_t = 500)]
+    pub simulate: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Showers per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// Continue from the last checkpoint under --out.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// Options of `hepnn evaluate calo`.
+#[derive(Debug, Clone, Args)]
+pub struct EvaluateCaloOptions {
+    /// Model folder (config.json + generator.bpk); default: the shipped generator.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Which model kind the folder holds.
+    #[arg(long, value_enum, default_value = "gan")]
+    pub kind: CaloModelKind,
+    /// Held-out reference showers (.npz).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// Reference showers at 50 GeV simulated to time the reference Monte Carlo.
+    #[arg(long, default_value_t = 20)]
+    pub speed_showers: usize,
+    /// Maximum classifier epochs (early stopping on the validation part).
+    #[arg(long, default_value_t = 30)]
+    pub classifier_epochs: usize,
+    /// Skip the per-feature plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+fn load_gan(model: Option<&Path>, device: &Device) -> anyhow::Result<(CaloGanConfig, Generator)> {
+    let dir = model.map_or_else(shipped_gan_dir, Path::to_path_buf);
+    load_generator(&dir, device).with_context(|| {
+        format!(
+            "loading the generator from {} (train one with `hepnn train calo --model gan`)",
+            dir.display()
+        )
+    })
+}
+
+fn reference_showers(energies_mev: &[f64], seed: u64) -> anyhow::Result<(CaloShowers, f64)> {
+    let start = Instant::now();
+    let showers = simulate_showers(
+        &CaloSimConfig::default(),
+        IncidentParticle::Electron,
+        energies_mev,
+        seed,
+    )?;
+    Ok((showers.to_challenge(), start.elapsed().as_secs_f64()))
+}
+
+/// Trains the GAN and writes the model folder under --out (config.json, generator.bpk,
+/// metrics.csv, training.png, checkpoint/).
+pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
+    prepare_out(&common.out)?;
+    anyhow::ensure!(
+        o.model == CaloModelKind::Gan,
+        "--model diffusion is not wired into `hepnn train calo` yet"
+    );
+    let showers = match &o.showers {
+        Some(path) => {
+            read_showers_npz(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => {
+            anyhow::ensure!(o.simulate > 0, "--simulate must be at least 1");
+            let energies =
+                EnergySpectrum::LogUniform(1.0, 500.0).sample_mev(o.simulate, common.seed);
+            reference_showers(&energies, common.seed)?.0
+        }
+    };
+    let binning = CaloSimConfig::default().geometry.binning;
+    let loss = match o.loss {
+        GanLossArg::Bce => GanLoss::Bce,
+        GanLossArg::WganGp => GanLoss::WganLp,
+    };
+    let config = CaloGanConfig::from_showers(&binning, &showers, loss)?;
+    let train_config = TrainConfig::new(o.epochs, o.batch_size, o.lr, common.seed);
+    // Adam β₁ = 0.5, the usual GAN setting (DCGAN, WGAN-GP).
+    let beta1 = 0.5;
+    let start = Instant::now();
+    let (config, model, history) =
+        train_gan(config, &showers, train_config, beta1, &common.out, o.resume)?;
+    save_generator(&common.out, &config, &model.generator)?;
+    let mut s = Summary::new();
+    s.set("showers", showers.len());
+    s.set("loss", format!("{loss:?}"));
+    s.set("epochs", o.epochs);
+    s.set("training_seconds", start.elapsed().as_secs_f64());
+    s.set(
+        "mean_energy_fraction_reference",
+        config.mean_energy_fraction,
+    );
+    s.set("threshold_mev", config.threshold_mev);
+    if let Some(last) = history.last() {
+        for (name, value) in &last.extra {
+            s.set(format!("final_{name}"), *value);
+        }
+    }
+    s.set("model", common.out.display().to_string());
+    s.report(&common.out, "hepnn train calo")?;
+    Ok(s)
+}
+
+/// Generates showers with the GAN for the reference's energies and validates them against the
+/// reference; times the reference Monte Carlo and the GAN at 50 GeV.
+pub fn evaluate(common: &Common, o: &EvaluateCaloOptions) -> anyhow::Result<Summary> {
+    prepare_out(&common.out)?;
+    anyhow::ensure!(
+        o.kind == CaloModelKind::Gan,
+        "--kind diffusion is not wired into `hepnn evaluate calo` yet"
+    );
+    let device = Device::flex();
+    let (config, generator) = load_gan(o.model.as_deref(), &device)?;
+    let reference = read_showers_npz(&o.reference)
+        .with_context(|| format!("reading {}", o.reference.display()))?;
+    device.seed(common.seed);
+    let generated = generate(
+        &generator,
+        &config,
+        &reference.incident_energies_mev,
+        1000,
+        &device,
+    );
+    write_showers_npz(common.out.join("generated.npz"), &generated)?;
+    let binning = CaloSimConfig::default().geometry.binning;
+    let validation_config = ValidationConfig {
+        bins: 50,
+        classifier: Some(ClassifierConfig {
+            epochs: o.classifier_epochs,
+            ..ClassifierConfig::default()
+        }),
+        plots: !o.no_plots,
+    };
+    let report = validate(
+        &reference,
+        &generated,
+        &binning,
+        &validation_config,
+        &common.out.join("features"),
+        common.seed,
+    )?;
+
+    // Speed at 50 GeV electrons, both measured here.
+    let n_ref = o.speed_showers.max(1);
+    let (_, ref_seconds) = reference_showers(&vec![50_000.0; n_ref], common.seed)?;
+    let ref_rate = n_ref as f64 / ref_seconds.max(1e-9);
+    let e50 = vec![50_000f32; 1000];
+    let _ = generate(&generator, &config, &e50[..100], 100, &device); // warm-up
+    let start = Instant::now();
+    let _ = generate(&generator, &config, &e50, 1000, &device);
+    let gan_rate_1000 = 1000.0 / start.elapsed().as_secs_f64().max(1e-9);
+    let start = Instant::now();
+    let _ = generate(&generator, &config, &e50[..200], 1, &device);
+    let gan_rate_1 = 200.0 / start.elapsed().as_secs_f64().max(1e-9);
+
+    let mut s = Summary::new();
+    s.set("reference_showers", reference.len());
+    if let Some(c) = &report.classifier {
+        s.set("auc", c.auc);
+        s.set("jsd", c.jsd);
+        s.set("classifier_best_epoch", c.best_epoch);
+    }
+    s.set(
+        "separation_power_etot_over_einc",
+        report.separation("etot_over_einc").unwrap_or(f64::NAN),
+    );
+    for kind in [
+        "e_layer",
+        "center_x_layer",
+        "center_y_layer",
+        "center_r_layer",
+        "width_x_layer",
+        "width_y_layer",
+        "width_r_layer",
+        "sparsity_layer",
+    ] {
+        s.set(
+            format!("separation_power_mean_{kind}"),
+            report.mean_separation(kind).unwrap_or(f64::NAN),
+        );
+    }
+    s.set(
+        "separation_power",
+        serde_json::Value::Object(
+            report
+                .separation_power
+                .iter()
+                .map(|(n, v)| (n.clone(), serde_json::json!(v)))
+                .collect(),
+        ),
+    );
+    s.set(
+        "mean_etot_over_einc_reference",
+        report.mean_etot_over_einc[0],
+    );
+    s.set("mean_etot_over_einc_gan", report.mean_etot_over_einc[1]);
+    s.set("showers_per_second_reference", ref_rate);
+    s.set("showers_per_second_gan", gan_rate_1000);
+    s.set("showers_per_second_gan_batch_1", gan_rate_1);
+    s.set("speedup", gan_rate_1000 / ref_rate);
+    s.set("speedup_batch_1", gan_rate_1 / ref_rate);
+    s.set(
+        "threads",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
+    s.report(&common.out, "hepnn evaluate calo")?;
+    Ok(s)
+}
+
+/// `hepnn simulate calo --fast`: showers from the generator, in the reference's file layout.
+pub fn simulate_fast(
+    common: &Common,
+    model: Option<&Path>,
+    energy: &EnergySpectrum,
+    n: usize,
+    file: &str,
+) -> anyhow::Result<Summary> {
+    prepare_out(&common.out)?;
+    anyhow::ensure!(n > 0, "--showers must be at least 1");
+    let device = Device::flex();
+    let (config, generator) = load_gan(model, &device)?;
+    let energies: Vec<f32> = energy
+        .sample_mev(n, common.seed)
+        .into_iter()
+        .map(|e| e as f32)
+        .collect();
+    device.seed(common.seed);
+    let start = Instant::now();
+    let showers = generate(&generator, &config, &energies, 1000, &device);
+    let seconds = start.elapsed().as_secs_f64();
+    let path = common.out.join(file);
+    write_showers_npz(&path, &showers).with_context(|| format!("writing {}", path.display()))?;
+    let fractions: Vec<f64> = (0..showers.len())
+        .map(|i| {
+            showers.shower(i).iter().map(|&v| f64::from(v)).sum::<f64>()
+                / f64::from(showers.incident_energies_mev[i])
+        })
+        .collect();
+    let mut s = Summary::new();
+    s.set("showers", n);
+    s.set("model", "gan");
+    s.set("file", path.display().to_string());
+    s.set("simulation_seconds", seconds);
+    s.set("showers_per_second", n as f64 / seconds.max(1e-9));
+    s.set(
+        "mean_etot_over_einc",
+        fractions.iter().sum::<f64>() / fractions.len() as f64,
+    );
+    s.report(&common.out, "hepnn simulate calo --fast")?;
+    Ok(s)
+}
