@@ -134,11 +134,11 @@ fn two_moons_samples_match_the_data_with_ddpm_and_ddim() {
     );
     assert!(d_noise > 0.04, "noise vs data {d_noise}");
     assert!(
-        d_ddpm < 0.02,
+        d_ddpm < 0.012,
         "DDPM samples vs data: {d_ddpm} (data/data {floor})"
     );
     assert!(
-        d_ddim < 0.02,
+        d_ddim < 0.012,
         "DDIM-20 samples vs data: {d_ddim} (data/data {floor})"
     );
     assert!(d_ddpm < d_noise / 4.0 && d_ddim < d_noise / 4.0);
