@@ -5,6 +5,9 @@
 //! learns to generate them quickly and measures how well it does.
 #![warn(missing_docs)]
 
+pub mod anomaly;
+pub mod diffusion;
 pub mod error;
+pub mod preprocess;
 
 pub use error::CaloError;
