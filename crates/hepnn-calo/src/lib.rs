@@ -8,6 +8,8 @@
 pub mod anomaly;
 pub mod diffusion;
 pub mod error;
+pub mod gan;
 pub mod preprocess;
+pub mod validation;
 
 pub use error::CaloError;
