@@ -52,9 +52,9 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{softmax, softplus};
 use hepnn_core::io::calo::{CaloBinning, CaloShowers};
+use hepnn_nn::NnError;
 use hepnn_nn::mlp::{Mlp, MlpConfig};
 use hepnn_nn::neuron::Activation;
-use hepnn_nn::NnError;
 use hepnn_nn::plot::atomic_write;
 use hepnn_nn::train::{TrainConfig, TrainTask, Trainer};
 use serde::{Deserialize, Serialize};
@@ -280,12 +280,7 @@ impl Critic {
         let total = x.clone().sum_dim(1);
         let energy = (total / self.mean_energy_fraction - 1.0) * self.energy_scale;
         Tensor::cat(
-            vec![
-                x * self.voxel_scale,
-                layers * self.layer_scale,
-                energy,
-                c,
-            ],
+            vec![x * self.voxel_scale, layers * self.layer_scale, energy, c],
             1,
         )
     }
@@ -356,8 +351,8 @@ pub fn adversarial_losses(
             let t2 = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), &device);
             let x1 = fake_in_detached.clone() + diff.clone() * t1.clone();
             let x2 = fake_in_detached + diff.clone() * t2.clone();
-            let distance = (diff.powf_scalar(2.0).sum_dim(1).sqrt() * (t1 - t2).abs())
-                .clamp_min(1e-6);
+            let distance =
+                (diff.powf_scalar(2.0).sum_dim(1).sqrt() * (t1 - t2).abs()).clamp_min(1e-6);
             let quotient = (gan.critic.score(x1) - gan.critic.score(x2)).abs() / distance;
             let penalty = (quotient - 1.0).clamp_min(0.0).powf_scalar(2.0).mean();
             let _ = width;
@@ -502,10 +497,7 @@ pub fn generate(
             .expect("f32 data after convert");
         let threshold = config.threshold_fraction as f32;
         for (row, &e) in values.chunks(config.voxels).zip(chunk) {
-            showers_mev.extend(
-                row.iter()
-                    .map(|&v| if v < threshold { 0.0 } else { v * e }),
-            );
+            showers_mev.extend(row.iter().map(|&v| if v < threshold { 0.0 } else { v * e }));
         }
     }
     CaloShowers {
@@ -520,7 +512,11 @@ pub fn generate(
 pub fn fit_threshold(reference: &CaloShowers, generated_fractions: &[Vec<f32>]) -> f64 {
     let total = reference.showers_mev.len().max(1) as f64;
     let target = reference.showers_mev.iter().filter(|&&v| v > 0.0).count() as f64 / total;
-    let n_gen = generated_fractions.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+    let n_gen = generated_fractions
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>()
+        .max(1) as f64;
     let sparsity = |t: f64| {
         generated_fractions
             .iter()
@@ -564,7 +560,10 @@ pub fn save_generator(
 }
 
 /// Loads a generator written by [`save_generator`] onto `device`.
-pub fn load_generator(dir: &Path, device: &Device) -> Result<(CaloGanConfig, Generator), CaloError> {
+pub fn load_generator(
+    dir: &Path,
+    device: &Device,
+) -> Result<(CaloGanConfig, Generator), CaloError> {
     let path = dir.join("config.json");
     let text = std::fs::read(&path).map_err(|e| NnError::io(&path, e))?;
     let config: CaloGanConfig = serde_json::from_slice(&text).map_err(|e| NnError::Checkpoint {

@@ -41,16 +41,32 @@ fn losses_are_finite_for_both_variants_and_the_step_moves_both_networks() {
         let (l_d, l_g) = adversarial_losses(&gan, &config, real.clone(), c.clone());
         // L_G reaches only the generator, L_D only the critic.
         let only_g = burn::optim::GradientsParams::from_grads(l_g.backward(), &gan);
-        assert!(only_g.get::<2>(gan.critic.mlp.layers[0].weight.id).is_none());
+        assert!(
+            only_g
+                .get::<2>(gan.critic.mlp.layers[0].weight.id)
+                .is_none()
+        );
         let only_d = burn::optim::GradientsParams::from_grads(l_d.backward(), &gan);
-        assert!(only_d.get::<2>(gan.generator.mlp.layers[0].weight.id).is_none());
+        assert!(
+            only_d
+                .get::<2>(gan.generator.mlp.layers[0].weight.id)
+                .is_none()
+        );
         let (l_d, l_g) = adversarial_losses(&gan, &config, real, c);
         let total = l_d + l_g;
         assert!(total.clone().into_scalar::<f32>().is_finite());
         let grads = burn::optim::GradientsParams::from_grads(total.backward(), &gan);
         // Both networks receive gradients (first layer of each).
-        assert!(grads.get::<2>(gan.generator.mlp.layers[0].weight.id).is_some(), "{loss:?}");
-        assert!(grads.get::<2>(gan.critic.mlp.layers[0].weight.id).is_some(), "{loss:?}");
+        assert!(
+            grads
+                .get::<2>(gan.generator.mlp.layers[0].weight.id)
+                .is_some(),
+            "{loss:?}"
+        );
+        assert!(
+            grads.get::<2>(gan.critic.mlp.layers[0].weight.id).is_some(),
+            "{loss:?}"
+        );
     }
 }
 
@@ -71,4 +87,3 @@ fn generator_round_trip_gives_the_same_showers() {
     let b = generate(&loaded, &loaded_config, &energies, 10, &device);
     assert_eq!(a.showers_mev, b.showers_mev);
 }
-

@@ -11,6 +11,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Args;
 use hepnn_calo::diffusion::{CaloDiffusionConfig, train_calo_diffusion};
+use hepnn_calo::validation::{ValidationConfig, validate};
 use hepnn_nn::diffusion::moons::{self, MoonsConfig, energy_distance, from_tensor, two_moons};
 use hepnn_nn::diffusion::{SampleOptions, Sampler};
 use hepnn_nn::plot::{LinePlot, Series};
@@ -122,6 +123,9 @@ pub struct CaloDiffusionArgs {
     /// Showers generated with each sampler (timing and comparison).
     #[arg(long, default_value_t = 200)]
     pub generate: usize,
+    /// Skip the validation's classifier test (features and separation powers only).
+    #[arg(long)]
+    pub no_classifier: bool,
     /// Continue from the last checkpoint under OUT/training.
     #[arg(long)]
     pub resume: bool,
@@ -225,6 +229,39 @@ pub fn run_calo(common: &Common, args: &CaloDiffusionArgs) -> anyhow::Result<Sum
             common.out.join(format!("{name}.npz")),
             &generated,
         )?;
+        let mut vconfig = ValidationConfig::default();
+        if args.no_classifier {
+            vconfig.classifier = None;
+        }
+        let report = validate(
+            &reference,
+            &generated,
+            &sim.geometry.binning,
+            &vconfig,
+            &common.out.join(format!("features_{name}")),
+            common.seed,
+        )?;
+        if let Some(c) = &report.classifier {
+            s.set(format!("auc_{name}"), c.auc);
+            s.set(format!("jsd_{name}"), c.jsd);
+        }
+        for kind in [
+            "etot_over_einc",
+            "e_layer",
+            "center_x_layer",
+            "center_y_layer",
+            "center_r_layer",
+            "width_x_layer",
+            "width_y_layer",
+            "width_r_layer",
+            "sparsity_layer",
+        ] {
+            if let Some(sep) = report.mean_separation(kind) {
+                s.set(format!("separation_{kind}_{name}"), sep);
+            }
+        }
+        let json = serde_json::to_vec_pretty(&report.separation_power)?;
+        hepnn_nn::plot::atomic_write(&common.out.join(format!("separation_{name}.json")), &json)?;
     }
     plot.save_png(&common.out.join("profile.png"))?;
     s.report(&common.out, "Calorimeter shower diffusion (DDPM and DDIM)")?;
