@@ -35,7 +35,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::CaloError;
-use crate::preprocess::{from_features, to_features};
+use crate::preprocess::{from_features_with, to_features_with};
 
 /// Settings of the autoencoder studies.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +61,9 @@ pub struct AeStudyConfig {
     pub learning_rate: f64,
     /// Electronic noise σ per voxel, MeV.
     pub noise_mev: f64,
+    /// u₀ of the features x = ln(1 + E_v/(u₀E_inc)) ([`crate::preprocess`]); 10⁻⁴ keeps
+    /// the sparse outer hits (random from shower to shower) from dominating the error.
+    pub fraction_scale: f64,
 }
 
 impl Default for AeStudyConfig {
@@ -71,11 +74,12 @@ impl Default for AeStudyConfig {
             energy_gev: (2.0, 20.0),
             hidden: vec![256],
             latent: 16,
-            denoise_latent: 128,
+            denoise_latent: 256,
             epochs: 20,
             batch_size: 50,
             learning_rate: 1e-3,
             noise_mev: 0.1,
+            fraction_scale: 1e-4,
         }
     }
 }
@@ -280,13 +284,14 @@ pub fn run_studies(
         start.elapsed().as_secs_f64(),
     )];
     let voxels = electrons.voxels;
+    let u0 = config.fraction_scale;
     let per_layer = voxels / sim.geometry.binning.layers.len().max(1);
     let e_train = &electrons.incident_energies_mev[..n_train];
     let e_test = &electrons.incident_energies_mev[n_train..];
     let s_train = &electrons.showers_mev[..n_train * voxels];
     let s_test = &electrons.showers_mev[n_train * voxels..];
-    let x_train = to_features(s_train, e_train, voxels);
-    let x_test = to_features(s_test, e_test, voxels);
+    let x_train = to_features_with(s_train, e_train, voxels, u0);
+    let x_test = to_features_with(s_test, e_test, voxels, u0);
 
     // 1. Latent map: a VAE with a 2-D latent.
     let vae_config =
@@ -366,14 +371,14 @@ pub fn run_studies(
     let denoiser = train_ae(
         config,
         &dn_config,
-        &to_features(&noisy_train, e_train, voxels),
+        &to_features_with(&noisy_train, e_train, voxels, u0),
         &x_train,
         0.0,
         &out_dir.join("denoising_ae"),
         seed,
         device,
     )?;
-    let xn_test = to_features(&noisy_test, e_test, voxels);
+    let xn_test = to_features_with(&noisy_test, e_test, voxels, u0);
     let denoised_features: Vec<f32> = xn_test
         .chunks(voxels * 200)
         .flat_map(|c| {
@@ -381,7 +386,7 @@ pub fn run_studies(
             read(denoiser.forward(x).reconstruction)
         })
         .collect();
-    let denoised = from_features(&denoised_features, e_test, voxels);
+    let denoised = from_features_with(&denoised_features, e_test, voxels, u0);
     let rms = |a: &[f32]| {
         (a.iter()
             .zip(s_test)
@@ -467,7 +472,7 @@ pub fn run_studies(
             }
             None => photons.showers_mev.clone(),
         };
-        let features = to_features(&showers, e_test, voxels);
+        let features = to_features_with(&showers, e_test, voxels, u0);
         let these = scores(&residuals(&ae, &features, voxels, device), &sigma2);
         for (k, score) in SCORES.iter().enumerate() {
             figures.push((

@@ -15,24 +15,45 @@ pub const FRACTION_SCALE: f64 = 1e-6;
 
 /// Voxel energies (MeV, `n × voxels`) → features x_v.
 pub fn to_features(showers_mev: &[f32], incident_energies_mev: &[f32], voxels: usize) -> Vec<f32> {
+    to_features_with(showers_mev, incident_energies_mev, voxels, FRACTION_SCALE)
+}
+
+/// Features → voxel energies (MeV), negative values clamped to 0.
+pub fn from_features(features: &[f32], incident_energies_mev: &[f32], voxels: usize) -> Vec<f32> {
+    from_features_with(features, incident_energies_mev, voxels, FRACTION_SCALE)
+}
+
+/// [`to_features`] with another u₀ (a larger u₀ weighs the sparse low-energy outer deposits
+/// less against the shower core).
+pub fn to_features_with(
+    showers_mev: &[f32],
+    incident_energies_mev: &[f32],
+    voxels: usize,
+    fraction_scale: f64,
+) -> Vec<f32> {
     showers_mev
         .chunks(voxels)
         .zip(incident_energies_mev)
         .flat_map(|(row, &e)| {
-            let scale = FRACTION_SCALE * f64::from(e);
+            let scale = fraction_scale * f64::from(e);
             row.iter()
                 .map(move |&v| (f64::from(v.max(0.0)) / scale).ln_1p() as f32)
         })
         .collect()
 }
 
-/// Features → voxel energies (MeV), negative values clamped to 0.
-pub fn from_features(features: &[f32], incident_energies_mev: &[f32], voxels: usize) -> Vec<f32> {
+/// [`from_features`] with another u₀.
+pub fn from_features_with(
+    features: &[f32],
+    incident_energies_mev: &[f32],
+    voxels: usize,
+    fraction_scale: f64,
+) -> Vec<f32> {
     features
         .chunks(voxels)
         .zip(incident_energies_mev)
         .flat_map(|(row, &e)| {
-            let scale = FRACTION_SCALE * f64::from(e);
+            let scale = fraction_scale * f64::from(e);
             row.iter()
                 .map(move |&x| (scale * f64::from(x).exp_m1()).max(0.0) as f32)
         })
