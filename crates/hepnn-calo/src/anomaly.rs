@@ -225,30 +225,38 @@ pub fn apply_anomaly(shower: &mut [f32], per_layer: usize, anomaly: Anomaly, rng
     }
 }
 
-/// Per-voxel squared residuals (x̂ − x)² of every row, `n × voxels`.
+/// Per-voxel residuals x̂ − x of every row, `n × voxels`.
 fn residuals(model: &Autoencoder, features: &[f32], voxels: usize, device: &Device) -> Vec<f32> {
     features
         .chunks(voxels * 200)
         .flat_map(|chunk| {
             let x = tensor(chunk, voxels, device);
-            read((model.decode(model.encode(x.clone())) - x).powi_scalar(2))
+            read(model.decode(model.encode(x.clone())) - x)
         })
         .collect()
 }
 
-/// The anomaly scores of each row from its squared residuals r_v: the plain mean squared error
-/// Σ r_v / V, the χ²/V = Σ r_v/σ_v² / V with σ_v² the voxel's mean squared residual on the
-/// training showers, and the largest r_v/σ_v² (the most anomalous cell).
-fn scores(residuals: &[f32], sigma2: &[f32]) -> [Vec<f64>; 3] {
+/// The anomaly scores of each row from its residuals d_v = x̂_v − x_v: the plain mean squared
+/// error Σ d_v² / V; χ²/V = Σ d_v²/σ_v² / V with σ_v² the voxel's mean d_v² on the training
+/// showers; the largest voxel pull d_v²/σ_v² (the most anomalous cell); and the largest layer
+/// pull (Σ_{v∈ℓ} d_v)²/σ_ℓ² (the most anomalous layer, σ_ℓ² from the training showers).
+fn scores(residuals: &[f32], sigma2: &[f32], sigma2_layer: &[f32]) -> [Vec<f64>; 4] {
     let voxels = sigma2.len();
-    let mut out = [Vec::new(), Vec::new(), Vec::new()];
+    let per_layer = voxels / sigma2_layer.len().max(1);
+    let mut out = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for row in residuals.chunks(voxels) {
-        let mse = row.iter().map(|&r| f64::from(r)).sum::<f64>() / voxels as f64;
-        let pulls = row.iter().zip(sigma2).map(|(&r, &s)| f64::from(r / s));
+        let mse = row.iter().map(|&r| f64::from(r * r)).sum::<f64>() / voxels as f64;
+        let pulls = row.iter().zip(sigma2).map(|(&r, &s)| f64::from(r * r / s));
         let (sum, max) = pulls.fold((0.0, 0.0f64), |(a, m), p| (a + p, m.max(p)));
+        let layer_max = row
+            .chunks(per_layer)
+            .zip(sigma2_layer)
+            .map(|(l, &s)| f64::from(l.iter().sum::<f32>().powi(2) / s))
+            .fold(0.0f64, f64::max);
         out[0].push(mse);
         out[1].push(sum / voxels as f64);
         out[2].push(max);
+        out[3].push(layer_max);
     }
     out
 }
@@ -432,24 +440,33 @@ pub fn run_studies(
         device,
     )?;
     let train_res = residuals(&ae, &x_train, voxels, device);
+    let layers = voxels / per_layer;
     let mut sigma2 = vec![0f32; voxels];
+    let mut sigma2_layer = vec![0f32; layers];
     for row in train_res.chunks(voxels) {
         for (s, &r) in sigma2.iter_mut().zip(row) {
-            *s += r / n_train as f32;
+            *s += r * r / n_train as f32;
+        }
+        for (s, l) in sigma2_layer.iter_mut().zip(row.chunks(per_layer)) {
+            *s += l.iter().sum::<f32>().powi(2) / n_train as f32;
         }
     }
-    for s in &mut sigma2 {
+    for s in sigma2.iter_mut().chain(sigma2_layer.iter_mut()) {
         *s = s.max(0.01);
     }
-    const SCORES: [&str; 3] = ["mse", "chi2", "max_pull"];
-    let normal = scores(&residuals(&ae, &x_test, voxels, device), &sigma2);
+    const SCORES: [&str; 4] = ["mse", "chi2", "max_pull", "max_layer_pull"];
+    let normal = scores(
+        &residuals(&ae, &x_test, voxels, device),
+        &sigma2,
+        &sigma2_layer,
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xA40);
     let mut roc = LinePlot::new(
         "Anomaly detection: ROC of the reconstruction error (χ²)",
         "false-positive rate (normal electrons)",
         "true-positive rate",
     );
-    let mut mixed: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut mixed: [Vec<f64>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     let mut scores_plot = LinePlot::new(
         "Reconstruction χ²/V (fraction of showers per bin)",
         "log10 score",
@@ -473,7 +490,11 @@ pub fn run_studies(
             None => photons.showers_mev.clone(),
         };
         let features = to_features_with(&showers, e_test, voxels, u0);
-        let these = scores(&residuals(&ae, &features, voxels, device), &sigma2);
+        let these = scores(
+            &residuals(&ae, &features, voxels, device),
+            &sigma2,
+            &sigma2_layer,
+        );
         for (k, score) in SCORES.iter().enumerate() {
             figures.push((
                 format!("anomaly_auc_{score}_{name}"),
@@ -487,8 +508,8 @@ pub fn run_studies(
         ));
         scores_plot = scores_plot.with(Series::line(name.replace('_', " "), histogram(&these[1])));
         if anomaly.is_some() {
-            for k in 0..3 {
-                mixed[k].extend(&these[k]);
+            for (m, t) in mixed.iter_mut().zip(&these) {
+                m.extend(t);
             }
         }
     }

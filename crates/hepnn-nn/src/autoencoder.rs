@@ -216,8 +216,8 @@ impl ConvAutoencoderConfig {
     pub fn validate(&self) -> crate::Result<()> {
         let f = 1 << self.filters.len();
         if self.filters.is_empty()
-            || self.height % f != 0
-            || self.width % f != 0
+            || !self.height.is_multiple_of(f)
+            || !self.width.is_multiple_of(f)
             || self.latent == 0
             || self.channels == 0
         {
