@@ -261,6 +261,33 @@ fn scores(residuals: &[f32], sigma2: &[f32], sigma2_layer: &[f32]) -> [Vec<f64>;
     out
 }
 
+/// Adds a fifth score to the four of [`scores`]: max_k −ln p_k, with p_k the fraction of
+/// training showers whose score k is at least as large (floored at 1/(n + 1)) — "anomalous by
+/// any of the four measures", each calibrated on normal showers.
+fn with_combined(four: [Vec<f64>; 4], training: &[Vec<f64>; 4]) -> [Vec<f64>; 5] {
+    let sorted: Vec<Vec<f64>> = training
+        .iter()
+        .map(|t| {
+            let mut v = t.clone();
+            v.sort_by(f64::total_cmp);
+            v
+        })
+        .collect();
+    let combined = (0..four[0].len())
+        .map(|i| {
+            (0..4)
+                .map(|k| {
+                    let n = sorted[k].len();
+                    let at_least = n - sorted[k].partition_point(|&x| x < four[k][i]);
+                    -((at_least.max(1)) as f64 / (n + 1) as f64).ln()
+                })
+                .fold(0.0f64, f64::max)
+        })
+        .collect();
+    let [a, b, c, d] = four;
+    [a, b, c, d, combined]
+}
+
 /// Runs the three studies, writes `latent_map.png`, `anomaly_roc.png`, `anomaly_scores.png`
 /// and the training outputs under `out_dir`, and returns the named figures.
 pub fn run_studies(
@@ -454,11 +481,15 @@ pub fn run_studies(
     for s in sigma2.iter_mut().chain(sigma2_layer.iter_mut()) {
         *s = s.max(0.01);
     }
-    const SCORES: [&str; 4] = ["mse", "chi2", "max_pull", "max_layer_pull"];
-    let normal = scores(
-        &residuals(&ae, &x_test, voxels, device),
-        &sigma2,
-        &sigma2_layer,
+    const SCORES: [&str; 5] = ["mse", "chi2", "max_pull", "max_layer_pull", "combined"];
+    let train_scores = scores(&train_res, &sigma2, &sigma2_layer);
+    let normal = with_combined(
+        scores(
+            &residuals(&ae, &x_test, voxels, device),
+            &sigma2,
+            &sigma2_layer,
+        ),
+        &train_scores,
     );
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xA40);
     let mut roc = LinePlot::new(
@@ -466,7 +497,7 @@ pub fn run_studies(
         "false-positive rate (normal electrons)",
         "true-positive rate",
     );
-    let mut mixed: [Vec<f64>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut mixed: [Vec<f64>; 5] = Default::default();
     let mut scores_plot = LinePlot::new(
         "Reconstruction χ²/V (fraction of showers per bin)",
         "log10 score",
@@ -490,10 +521,13 @@ pub fn run_studies(
             None => photons.showers_mev.clone(),
         };
         let features = to_features_with(&showers, e_test, voxels, u0);
-        let these = scores(
-            &residuals(&ae, &features, voxels, device),
-            &sigma2,
-            &sigma2_layer,
+        let these = with_combined(
+            scores(
+                &residuals(&ae, &features, voxels, device),
+                &sigma2,
+                &sigma2_layer,
+            ),
+            &train_scores,
         );
         for (k, score) in SCORES.iter().enumerate() {
             figures.push((
