@@ -5,8 +5,11 @@
 //! learns to generate them quickly and measures how well it does.
 #![warn(missing_docs)]
 
+pub mod anomaly;
+pub mod diffusion;
 pub mod error;
 pub mod gan;
+pub mod preprocess;
 pub mod validation;
 
 pub use error::CaloError;

@@ -243,6 +243,27 @@ pub enum Example {
         #[command(flatten)]
         options: course::translate::TranslateArgs,
     },
+    /// Diffusion model: two moons from noise, DDPM and DDIM samples, energy distance.
+    Diffusion {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: course::diffusion::DiffusionArgs,
+    },
+    /// Diffusion model of calorimeter showers conditioned on the incident energy (DDPM, DDIM).
+    CaloDiffusion {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: course::diffusion::CaloDiffusionArgs,
+    },
+    /// Autoencoders on calorimeter showers: latent map, denoising, anomaly detection.
+    Autoencoder {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        options: course::autoencoder::AutoencoderArgs,
+    },
 }
 
 /// Runs a parsed command line.
@@ -259,6 +280,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 course::backprop::run(&common, &options).map(|_| ())
             }
             Example::Gradients { common } => course::gradients::run(&common).map(|_| ()),
+            Example::Diffusion { common, options } => {
+                course::diffusion::run(&common, &options).map(|_| ())
+            }
+            Example::CaloDiffusion { common, options } => {
+                course::diffusion::run_calo(&common, &options).map(|_| ())
+            }
+            Example::Autoencoder { common, options } => {
+                course::autoencoder::run(&common, &options).map(|_| ())
+            }
             Example::Translate { common, options } => {
                 course::translate::run(&common, &options).map(|_| ())
             }

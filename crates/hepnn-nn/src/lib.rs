@@ -12,6 +12,8 @@
 //! | [`cnn`] | convolutional networks | fixed edge filters, conv blocks and pooling, AlexNet- and inception-style configs |
 //! | [`rnn`] | recurrent networks | Elman cell, LSTM, GRU (fused gates), stacked and bidirectional over padded batches; vanishing gradients measured |
 //! | [`attention`] | attention and the Transformer | scaled dot-product and multi-head attention, encoder/decoder, greedy and beam decoding, the French → English demo |
+//! | [`autoencoder`] | autoencoders | dense and convolutional encoder/decoder, reconstruction loss, the variational option (reparameterisation, KL), anomaly score |
+//! | [`diffusion`] | diffusion models | noise schedules, ε-prediction loss, DDPM and DDIM sampling, direct and classifier-free conditioning, the two-moons example |
 //! | [`train`] | training | the loop every later model uses: progress bar, CSV metrics, plots, checkpoints, resume, NaN guard |
 //!
 //! Models follow burn's layer shape: `FooConfig` → `FooConfig::init(&Device)` → `Foo::forward`.
@@ -27,8 +29,10 @@
 
 pub mod approx;
 pub mod attention;
+pub mod autoencoder;
 pub mod backprop;
 pub mod cnn;
+pub mod diffusion;
 pub mod error;
 pub mod gnn;
 pub mod gradcheck;
