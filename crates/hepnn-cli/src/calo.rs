@@ -53,6 +53,12 @@ pub struct SimulateCaloOptions {
     /// With --fast: the model folder (default: the shipped generator, models/calo/gan).
     #[arg(long, requires = "fast")]
     pub model: Option<PathBuf>,
+    /// With --fast: the model kind, gan or diffusion (diffusion needs --model).
+    #[arg(long, value_enum, default_value = "gan", requires = "fast")]
+    pub kind: crate::calo_gan::CaloModelKind,
+    /// With --fast --kind diffusion: DDIM steps (0: DDPM over all the model's steps).
+    #[arg(long, default_value_t = 20)]
+    pub ddim_steps: usize,
 }
 
 /// Simulates the showers, writes them and the plots, and reports.
@@ -64,7 +70,7 @@ pub fn simulate(common: &Common, o: &SimulateCaloOptions) -> anyhow::Result<Summ
         );
         return crate::calo_gan::simulate_fast(
             common,
-            o.model.as_deref(),
+            (o.kind, o.model.as_deref(), o.ddim_steps),
             &o.energy,
             o.showers,
             &o.file,

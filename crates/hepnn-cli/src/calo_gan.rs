@@ -1,6 +1,6 @@
 //! Fast calorimeter simulation: `hepnn train calo`, `hepnn evaluate calo` and
-//! `hepnn simulate calo --fast` (hepnn-calo's conditional GAN; the diffusion model joins through
-//! [`CaloModelKind`]).
+//! `hepnn simulate calo --fast`, with hepnn-calo's conditional GAN or its diffusion model
+//! ([`CaloModelKind`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,11 +9,13 @@ use anyhow::Context;
 use burn::prelude::*;
 use clap::{Args, ValueEnum};
 
+use hepnn_calo::diffusion::{CaloDiffusion, CaloDiffusionConfig, train_calo_diffusion};
 use hepnn_calo::gan::{
     CaloGanConfig, GanLoss, Generator, generate, load_generator, save_generator, train_gan,
 };
 use hepnn_calo::validation::{ClassifierConfig, ValidationConfig, validate};
-use hepnn_core::io::calo::{CaloShowers, read_showers_npz, write_showers_npz};
+use hepnn_core::io::calo::{CaloShowers, read_showers, write_showers};
+use hepnn_nn::diffusion::Sampler;
 use hepnn_nn::train::TrainConfig;
 use hepnn_sim::calo::{CaloSimConfig, EnergySpectrum, IncidentParticle, simulate_showers};
 
@@ -25,8 +27,67 @@ use crate::summary::{Summary, prepare_out};
 pub enum CaloModelKind {
     /// The conditional GAN (hepnn_calo::gan).
     Gan,
-    /// The diffusion model (not wired in yet).
+    /// The diffusion model (hepnn_calo::diffusion; no shipped one: give --model DIR).
     Diffusion,
+}
+
+/// A loaded fast-simulation model.
+enum FastModel {
+    Gan(Box<(CaloGanConfig, Generator)>),
+    Diffusion(Box<CaloDiffusion>, Sampler),
+}
+
+impl FastModel {
+    /// Loads `kind` from `model` (the GAN: default the shipped generator); the diffusion model
+    /// samples with DDIM in `ddim_steps` steps, or DDPM over all its steps when 0.
+    fn load(
+        kind: CaloModelKind,
+        model: Option<&Path>,
+        ddim_steps: usize,
+        device: &Device,
+    ) -> anyhow::Result<Self> {
+        match kind {
+            CaloModelKind::Gan => Ok(FastModel::Gan(Box::new(load_gan(model, device)?))),
+            CaloModelKind::Diffusion => {
+                let dir = model.context(
+                    "the diffusion model has no shipped default: give --model DIR (from `hepnn train calo --model diffusion`)",
+                )?;
+                let diffusion = CaloDiffusion::load(dir, device).with_context(|| {
+                    format!("loading the diffusion model from {}", dir.display())
+                })?;
+                let sampler = if ddim_steps == 0 {
+                    Sampler::Ddpm
+                } else {
+                    Sampler::Ddim {
+                        steps: ddim_steps,
+                        eta: 0.0,
+                    }
+                };
+                Ok(FastModel::Diffusion(Box::new(diffusion), sampler))
+            }
+        }
+    }
+
+    /// Showers for `energies` (MeV), `batch` at a time.
+    fn generate(&self, energies: &[f32], batch: usize, seed: u64, device: &Device) -> CaloShowers {
+        match self {
+            FastModel::Gan(gan) => generate(&gan.1, &gan.0, energies, batch, device),
+            FastModel::Diffusion(model, sampler) => {
+                let mut out = CaloShowers {
+                    incident_energies_mev: Vec::with_capacity(energies.len()),
+                    showers_mev: Vec::new(),
+                    voxels: 0,
+                };
+                for (i, chunk) in energies.chunks(batch.max(1)).enumerate() {
+                    let part = model.sample(chunk, *sampler, seed.wrapping_add(i as u64), device);
+                    out.voxels = part.voxels;
+                    out.incident_energies_mev.extend(part.incident_energies_mev);
+                    out.showers_mev.extend(part.showers_mev);
+                }
+                out
+            }
+        }
+    }
 }
 
 /// The GAN's adversarial loss on the command line.
@@ -86,12 +147,17 @@ pub struct TrainCaloOptions {
 /// Options of `hepnn evaluate calo`.
 #[derive(Debug, Clone, Args)]
 pub struct EvaluateCaloOptions {
-    /// Model folder (config.json + generator.bpk); default: the shipped generator.
+    /// Model folder (GAN: config.json + generator.bpk, default the shipped generator;
+    /// diffusion: the --out of `hepnn train calo --model diffusion`).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Which model kind the folder holds.
     #[arg(long, value_enum, default_value = "gan")]
     pub kind: CaloModelKind,
+    /// Diffusion model: DDIM steps (0: DDPM over all the model's steps). The figures keep the
+    /// GAN's names (`showers_per_second_gan`, …) for either kind.
+    #[arg(long, default_value_t = 20)]
+    pub ddim_steps: usize,
     /// Held-out reference showers (.npz).
     #[arg(long)]
     pub reference: PathBuf,
@@ -131,14 +197,8 @@ fn reference_showers(energies_mev: &[f64], seed: u64) -> anyhow::Result<(CaloSho
 /// metrics.csv, training.png, checkpoint/).
 pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
     prepare_out(&common.out)?;
-    anyhow::ensure!(
-        o.model == CaloModelKind::Gan,
-        "--model diffusion is not wired into `hepnn train calo` yet"
-    );
     let showers = match &o.showers {
-        Some(path) => {
-            read_showers_npz(path).with_context(|| format!("reading {}", path.display()))?
-        }
+        Some(path) => read_showers(path).with_context(|| format!("reading {}", path.display()))?,
         None => {
             anyhow::ensure!(o.simulate > 0, "--simulate must be at least 1");
             let energies =
@@ -146,6 +206,33 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
             reference_showers(&energies, common.seed)?.0
         }
     };
+    if o.model == CaloModelKind::Diffusion {
+        let config = CaloDiffusionConfig {
+            epochs: o.epochs,
+            batch_size: o.batch_size,
+            ..CaloDiffusionConfig::default()
+        };
+        let device = Device::flex();
+        device.seed(common.seed);
+        let start = Instant::now();
+        train_calo_diffusion(
+            &showers,
+            &config,
+            &common.out,
+            common.seed,
+            o.resume,
+            &device,
+        )?;
+        let mut s = Summary::new();
+        s.set("model_kind", "diffusion");
+        s.set("showers", showers.len());
+        s.set("epochs", o.epochs);
+        s.set("diffusion_steps", config.steps);
+        s.set("training_seconds", start.elapsed().as_secs_f64());
+        s.set("model", common.out.display().to_string());
+        s.report(&common.out, "hepnn train calo")?;
+        return Ok(s);
+    }
     let binning = CaloSimConfig::default().geometry.binning;
     let loss = match o.loss {
         GanLossArg::Bce => GanLoss::Bce,
@@ -183,23 +270,13 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
 /// reference; times the reference Monte Carlo and the GAN at 50 GeV.
 pub fn evaluate(common: &Common, o: &EvaluateCaloOptions) -> anyhow::Result<Summary> {
     prepare_out(&common.out)?;
-    anyhow::ensure!(
-        o.kind == CaloModelKind::Gan,
-        "--kind diffusion is not wired into `hepnn evaluate calo` yet"
-    );
     let device = Device::flex();
-    let (config, generator) = load_gan(o.model.as_deref(), &device)?;
-    let reference = read_showers_npz(&o.reference)
-        .with_context(|| format!("reading {}", o.reference.display()))?;
+    let model = FastModel::load(o.kind, o.model.as_deref(), o.ddim_steps, &device)?;
+    let reference =
+        read_showers(&o.reference).with_context(|| format!("reading {}", o.reference.display()))?;
     device.seed(common.seed);
-    let generated = generate(
-        &generator,
-        &config,
-        &reference.incident_energies_mev,
-        1000,
-        &device,
-    );
-    write_showers_npz(common.out.join("generated.npz"), &generated)?;
+    let generated = model.generate(&reference.incident_energies_mev, 1000, common.seed, &device);
+    write_showers(common.out.join("generated.npz"), &generated)?;
     let binning = CaloSimConfig::default().geometry.binning;
     let validation_config = ValidationConfig {
         bins: 50,
@@ -223,15 +300,30 @@ pub fn evaluate(common: &Common, o: &EvaluateCaloOptions) -> anyhow::Result<Summ
     let (_, ref_seconds) = reference_showers(&vec![50_000.0; n_ref], common.seed)?;
     let ref_rate = n_ref as f64 / ref_seconds.max(1e-9);
     let e50 = vec![50_000f32; 1000];
-    let _ = generate(&generator, &config, &e50[..100], 100, &device); // warm-up
+    // The diffusion model is ~100× slower than the GAN: time it on fewer showers.
+    let (n_big, n_one) = match o.kind {
+        CaloModelKind::Gan => (1000, 200),
+        CaloModelKind::Diffusion => (200, 10),
+    };
+    let _ = model.generate(&e50[..10], 10, common.seed, &device); // warm-up
     let start = Instant::now();
-    let _ = generate(&generator, &config, &e50, 1000, &device);
-    let gan_rate_1000 = 1000.0 / start.elapsed().as_secs_f64().max(1e-9);
+    let _ = model.generate(&e50[..n_big], n_big, common.seed, &device);
+    let gan_rate_1000 = n_big as f64 / start.elapsed().as_secs_f64().max(1e-9);
     let start = Instant::now();
-    let _ = generate(&generator, &config, &e50[..200], 1, &device);
-    let gan_rate_1 = 200.0 / start.elapsed().as_secs_f64().max(1e-9);
+    let _ = model.generate(&e50[..n_one], 1, common.seed, &device);
+    let gan_rate_1 = n_one as f64 / start.elapsed().as_secs_f64().max(1e-9);
 
     let mut s = Summary::new();
+    s.set(
+        "model_kind",
+        match o.kind {
+            CaloModelKind::Gan => "gan",
+            CaloModelKind::Diffusion => "diffusion",
+        },
+    );
+    if o.kind == CaloModelKind::Diffusion {
+        s.set("ddim_steps", o.ddim_steps);
+    }
     s.set("reference_showers", reference.len());
     if let Some(c) = &report.classifier {
         s.set("auc", c.auc);
@@ -288,7 +380,7 @@ pub fn evaluate(common: &Common, o: &EvaluateCaloOptions) -> anyhow::Result<Summ
 /// `hepnn simulate calo --fast`: showers from the generator, in the reference's file layout.
 pub fn simulate_fast(
     common: &Common,
-    model: Option<&Path>,
+    (kind, model, ddim_steps): (CaloModelKind, Option<&Path>, usize),
     energy: &EnergySpectrum,
     n: usize,
     file: &str,
@@ -296,7 +388,7 @@ pub fn simulate_fast(
     prepare_out(&common.out)?;
     anyhow::ensure!(n > 0, "--showers must be at least 1");
     let device = Device::flex();
-    let (config, generator) = load_gan(model, &device)?;
+    let fast = FastModel::load(kind, model, ddim_steps, &device)?;
     let energies: Vec<f32> = energy
         .sample_mev(n, common.seed)
         .into_iter()
@@ -304,10 +396,10 @@ pub fn simulate_fast(
         .collect();
     device.seed(common.seed);
     let start = Instant::now();
-    let showers = generate(&generator, &config, &energies, 1000, &device);
+    let showers = fast.generate(&energies, 1000, common.seed, &device);
     let seconds = start.elapsed().as_secs_f64();
     let path = common.out.join(file);
-    write_showers_npz(&path, &showers).with_context(|| format!("writing {}", path.display()))?;
+    write_showers(&path, &showers).with_context(|| format!("writing {}", path.display()))?;
     let fractions: Vec<f64> = (0..showers.len())
         .map(|i| {
             showers.shower(i).iter().map(|&v| f64::from(v)).sum::<f64>()

@@ -909,3 +909,65 @@ fn train_and_evaluate_calo_gan_write_the_model_and_the_validation_figures() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere"));
 }
+
+#[test]
+fn train_calo_diffusion_then_simulate_fast_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let out = hepnn(&[
+        "train",
+        "calo",
+        "--model",
+        "diffusion",
+        "--simulate",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fast = dir.path().join("fast");
+    let out = hepnn(&[
+        "simulate",
+        "calo",
+        "--fast",
+        "--kind",
+        "diffusion",
+        "--model",
+        model.to_str().unwrap(),
+        "--energy",
+        "fixed:10",
+        "--showers",
+        "3",
+        "--ddim-steps",
+        "5",
+        "--file",
+        "s.h5",
+        "--out",
+        fast.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let showers = hepnn_core::io::calo::read_showers(fast.join("s.h5")).expect("reads back");
+    assert_eq!((showers.len(), showers.voxels), (3, 6480));
+    // Without --model the diffusion kind has no default, and says so.
+    let out = hepnn(&[
+        "simulate",
+        "calo",
+        "--fast",
+        "--kind",
+        "diffusion",
+        "--out",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--model"));
+}
