@@ -13,6 +13,7 @@
 //! | [`rnn`] | recurrent networks | Elman cell, LSTM, GRU (fused gates), stacked and bidirectional over padded batches; vanishing gradients measured |
 //! | [`attention`] | attention and the Transformer | scaled dot-product and multi-head attention, encoder/decoder, greedy and beam decoding, the French → English demo |
 //! | [`train`] | training | the loop every later model uses: progress bar, CSV metrics, plots, checkpoints, resume, NaN guard |
+//! | [`kernels`] | (speed) | hand-written CPU kernels with their own backward inside burn's autodiff: the LSTM over a whole sequence |
 //!
 //! Models follow burn's layer shape: `FooConfig` → `FooConfig::init(&Device)` → `Foo::forward`.
 //! Tensors are burn 0.22 `Tensor<D>` on a [`burn::prelude::Device`]; nothing here is generic over
@@ -32,6 +33,7 @@ pub mod cnn;
 pub mod error;
 pub mod gnn;
 pub mod gradcheck;
+pub mod kernels;
 pub mod mlp;
 pub mod neuron;
 pub mod plot;
