@@ -283,7 +283,7 @@ fn forward<T: Real>(
     let mut c_prev = h_prev.clone();
     let mut tanh_c = h_prev.clone();
     let mut packed = vec![T::ZERO; b * (t + 2) * h];
-    let mut c_new = vec![T::ZERO; h];
+    let mut scratch = vec![T::ZERO; h];
     for s in 0..t {
         let tt = setup.step(s);
         let g_t = &mut gates[tt * b * g4..(tt + 1) * b * g4];
@@ -293,30 +293,19 @@ fn forward<T: Real>(
             c_prev[tt * b * h..(tt + 1) * b * h].copy_from_slice(&cs);
         }
         for bb in 0..b {
-            let row = &mut g_t[bb * g4..(bb + 1) * g4];
             if !setup.real(bb, tt) {
                 continue;
             }
-            sigmoid_in_place(&mut row[..2 * h]);
-            tanh_in_place(&mut row[2 * h..3 * h]);
-            sigmoid_in_place(&mut row[3 * h..]);
-            let (ig, rest) = row.split_at(h);
-            let (fg, rest) = rest.split_at(h);
-            let (gg, og) = rest.split_at(h);
+            let row = &mut g_t[bb * g4..(bb + 1) * g4];
             let c = &mut cs[bb * h..(bb + 1) * h];
-            for j in 0..h {
-                c_new[j] = fg[j] * c[j] + ig[j] * gg[j];
-            }
-            c.copy_from_slice(&c_new);
-            tanh_in_place(&mut c_new);
             let hrow = &mut hs[bb * h..(bb + 1) * h];
-            for j in 0..h {
-                hrow[j] = og[j] * c_new[j];
-            }
+            let tc = if keep {
+                &mut tanh_c[(tt * b + bb) * h..(tt * b + bb + 1) * h]
+            } else {
+                &mut scratch[..]
+            };
+            cell_forward(row, c, hrow, tc);
             packed[(bb * (t + 2) + tt) * h..(bb * (t + 2) + tt + 1) * h].copy_from_slice(hrow);
-            if keep {
-                tanh_c[(tt * b + bb) * h..(tt * b + bb + 1) * h].copy_from_slice(&c_new);
-            }
         }
     }
     for bb in 0..b {
@@ -417,26 +406,15 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
                 continue;
             }
             let row = (tt * b + bb) * h;
-            let gates = &tape.gates[(tt * b + bb) * g4..(tt * b + bb + 1) * g4];
-            let (ig, rest) = gates.split_at(h);
-            let (fg, rest) = rest.split_at(h);
-            let (gg, og) = rest.split_at(h);
-            let tc = &tape.tanh_c[row..row + h];
-            let cp = &tape.c_prev[row..row + h];
-            let y = &d_out[(bb * (t + 2) + tt) * h..(bb * (t + 2) + tt + 1) * h];
-            let dhr = &mut dh[bb * h..(bb + 1) * h];
-            let dcr = &mut dc[bb * h..(bb + 1) * h];
-            let dgr = &mut dg_t[bb * g4..(bb + 1) * g4];
-            for j in 0..h {
-                let dhj = dhr[j] + y[j];
-                let (iv, fv, gv, ov, tcj) = (ig[j], fg[j], gg[j], og[j], tc[j]);
-                let dcj = dcr[j] + dhj * ov * (T::ONE - tcj * tcj);
-                dgr[j] = dcj * gv * iv * (T::ONE - iv);
-                dgr[h + j] = dcj * cp[j] * fv * (T::ONE - fv);
-                dgr[2 * h + j] = dcj * iv * (T::ONE - gv * gv);
-                dgr[3 * h + j] = dhj * tcj * ov * (T::ONE - ov);
-                dcr[j] = dcj * fv;
-            }
+            cell_backward(
+                &tape.gates[(tt * b + bb) * g4..(tt * b + bb + 1) * g4],
+                &tape.tanh_c[row..row + h],
+                &tape.c_prev[row..row + h],
+                &d_out[(bb * (t + 2) + tt) * h..(bb * (t + 2) + tt + 1) * h],
+                &mut dh[bb * h..(bb + 1) * h],
+                &mut dc[bb * h..(bb + 1) * h],
+                &mut dg_t[bb * g4..(bb + 1) * g4],
+            );
         }
         // δh_{t−1} = δG_t W_hhᵀ for the sequences whose step t is real; the others carry δh on.
         matmul(
@@ -521,5 +499,125 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
         w_hh,
         h0: dh,
         c0: dc,
+    }
+}
+
+/// Whether the CPU has AVX2 and FMA (checked once).
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVX2.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One sequence's step after the products: activates its gates `row` (i, f, g, o, in place),
+/// updates c (in place), writes tanh c_t to `tc` and h_t to `h_row`.
+fn cell_forward<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        unsafe { cell_forward_avx2(row, c, h_row, tc) };
+        return;
+    }
+    cell_forward_body(row, c, h_row, tc);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn cell_forward_avx2<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
+    cell_forward_body(row, c, h_row, tc);
+}
+
+#[inline(always)]
+fn cell_forward_body<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
+    let h = c.len();
+    let (ig, rest) = row.split_at_mut(h);
+    let (fg, rest) = rest.split_at_mut(h);
+    let (gg, og) = rest.split_at_mut(h);
+    sigmoid_in_place(ig);
+    sigmoid_in_place(fg);
+    tanh_in_place(gg);
+    sigmoid_in_place(og);
+    let (og, h_row, tc) = (&og[..h], &mut h_row[..h], &mut tc[..h]);
+    for j in 0..h {
+        c[j] = fg[j] * c[j] + ig[j] * gg[j];
+        tc[j] = c[j];
+    }
+    tanh_in_place(tc);
+    for j in 0..h {
+        h_row[j] = og[j] * tc[j];
+    }
+}
+
+/// One sequence's step of the backward pass: from δh (carried + ∂L/∂y_t) and δc to the gate
+/// gradients `dg` (i, f, g, o before activation), and δc_{t−1} (in place in `dc`).
+fn cell_backward<T: Real>(
+    gates: &[T],
+    tc: &[T],
+    c_prev: &[T],
+    dy: &[T],
+    dh: &mut [T],
+    dc: &mut [T],
+    dg: &mut [T],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        unsafe { cell_backward_avx2(gates, tc, c_prev, dy, dh, dc, dg) };
+        return;
+    }
+    cell_backward_body(gates, tc, c_prev, dy, dh, dc, dg);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn cell_backward_avx2<T: Real>(
+    gates: &[T],
+    tc: &[T],
+    c_prev: &[T],
+    dy: &[T],
+    dh: &mut [T],
+    dc: &mut [T],
+    dg: &mut [T],
+) {
+    cell_backward_body(gates, tc, c_prev, dy, dh, dc, dg);
+}
+
+#[inline(always)]
+fn cell_backward_body<T: Real>(
+    gates: &[T],
+    tc: &[T],
+    c_prev: &[T],
+    dy: &[T],
+    dh: &mut [T],
+    dc: &mut [T],
+    dg: &mut [T],
+) {
+    let h = dc.len();
+    let (ig, rest) = gates.split_at(h);
+    let (fg, rest) = rest.split_at(h);
+    let (gg, og) = rest.split_at(h);
+    let (dgi, rest) = dg.split_at_mut(h);
+    let (dgf, rest) = rest.split_at_mut(h);
+    let (dgg, dgo) = rest.split_at_mut(h);
+    let (og, tc, c_prev, dy, dh) = (&og[..h], &tc[..h], &c_prev[..h], &dy[..h], &dh[..h]);
+    let dgo = &mut dgo[..h];
+    let one = T::ONE;
+    for j in 0..h {
+        let dhj = dh[j] + dy[j];
+        let (iv, fv, gv, ov, tcj) = (ig[j], fg[j], gg[j], og[j], tc[j]);
+        let dcj = dc[j] + dhj * ov * (one - tcj * tcj);
+        dgi[j] = dcj * gv * iv * (one - iv);
+        dgf[j] = dcj * c_prev[j] * fv * (one - fv);
+        dgg[j] = dcj * iv * (one - gv * gv);
+        dgo[j] = dhj * tcj * ov * (one - ov);
+        dc[j] = dcj * fv;
     }
 }

@@ -139,14 +139,18 @@ pub fn exp_f32(x: f32) -> f32 {
     } else {
         x
     };
-    let n = (x * LOG2E + SHIFTER) - SHIFTER;
+    // t = SHIFTER + n exactly: its low mantissa bits are n (two's complement), which gives 2ⁿ
+    // with integer operations only (a float → int conversion would not vectorise).
+    let t = x * LOG2E + SHIFTER;
+    let n = t - SHIFTER;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1;
     let y = p * (r * r) + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    let pow2n = (t.to_bits().wrapping_sub(SHIFTER.to_bits()).wrapping_add(127)) << 23;
+    y * f32::from_bits(pow2n)
 }
 
 /// σ(x) = 1 / (1 + e⁻ˣ) in place.
