@@ -220,7 +220,7 @@ fn finish<T: Real, C: CheckpointStrategy>(
 
 /// What the backward pass needs from the forward one (time-major `[T, B, ·]` buffers).
 #[derive(Debug)]
-struct Tape<T> {
+struct Tape<T: Real> {
     setup: Setup,
     /// x transposed to `[T, B, I]`.
     xt: Vec<T>,
@@ -233,6 +233,20 @@ struct Tape<T> {
     c_prev: Vec<T>,
     /// tanh c_t, `[T, B, H]`.
     tanh_c: Vec<T>,
+}
+
+impl<T: Real> Drop for Tape<T> {
+    fn drop(&mut self) {
+        for buffer in [
+            &mut self.xt,
+            &mut self.gates,
+            &mut self.h_prev,
+            &mut self.c_prev,
+            &mut self.tanh_c,
+        ] {
+            T::recycle(std::mem::take(buffer));
+        }
+    }
 }
 
 /// The forward pass on Flex primitives; returns the packed output `[B, T + 2, H]` (outputs, then
@@ -255,7 +269,7 @@ fn forward<T: Real>(
     let mut cs = flex_values::<T>(c0)?;
 
     // x [B, T, I] → [T, B, I].
-    let mut xt = vec![T::ZERO; t * b * i];
+    let mut xt = T::scratch(t * b * i);
     for bb in 0..b {
         for tt in 0..t {
             xt[(tt * b + bb) * i..(tt * b + bb + 1) * i]
@@ -264,7 +278,7 @@ fn forward<T: Real>(
     }
     // G = X W_ih + b_ih + b_hh for every step at once.
     let bias: Vec<T> = b_ih.iter().zip(&b_hh).map(|(&u, &v)| u + v).collect();
-    let mut gates = vec![T::ZERO; t * b * g4];
+    let mut gates = T::scratch(t * b * g4);
     for row in gates.chunks_exact_mut(g4) {
         row.copy_from_slice(&bias);
     }
@@ -279,15 +293,20 @@ fn forward<T: Real>(
         View::rows(&w_ih, g4),
     );
 
-    let mut h_prev = if keep { vec![T::ZERO; t * b * h] } else { Vec::new() };
-    let mut c_prev = h_prev.clone();
-    let mut tanh_c = h_prev.clone();
+    let state_len = if keep { t * b * h } else { 0 };
+    let mut h_prev = T::scratch(state_len);
+    let mut c_prev = T::scratch(state_len);
+    // (rows of padded steps are left as they are: the backward pass does not read them)
+    let mut tanh_c = T::scratch(state_len);
     let mut packed = vec![T::ZERO; b * (t + 2) * h];
     let mut scratch = vec![T::ZERO; h];
     for s in 0..t {
         let tt = setup.step(s);
         let g_t = &mut gates[tt * b * g4..(tt + 1) * b * g4];
-        matmul(b, g4, h, g_t, g4, true, View::rows(&hs, h), View::rows(&w_hh, g4));
+        // (the product is zero at the first step from a zero state)
+        if s > 0 || hs.iter().any(|&v| v != T::ZERO) {
+            matmul(b, g4, h, g_t, g4, true, View::rows(&hs, h), View::rows(&w_hh, g4));
+        }
         if keep {
             h_prev[tt * b * h..(tt + 1) * b * h].copy_from_slice(&hs);
             c_prev[tt * b * h..(tt + 1) * b * h].copy_from_slice(&cs);
@@ -314,7 +333,13 @@ fn forward<T: Real>(
         packed[base + (t + 1) * h..base + (t + 2) * h].copy_from_slice(&cs[bb * h..(bb + 1) * h]);
     }
     let out = flex_tensor(packed, vec![b, t + 2, h]);
-    let tape = keep.then(|| Tape {
+    if !keep {
+        for buffer in [xt, gates, h_prev, c_prev, tanh_c] {
+            T::recycle(buffer);
+        }
+        return Some((out, None));
+    }
+    let tape = Some(Tape {
         setup: setup.clone(),
         xt,
         w_ih,
@@ -396,13 +421,17 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
         dh[bb * h..(bb + 1) * h].copy_from_slice(&d_out[base + t * h..base + (t + 1) * h]);
         dc[bb * h..(bb + 1) * h].copy_from_slice(&d_out[base + (t + 1) * h..base + (t + 2) * h]);
     }
-    let mut d_gates = vec![T::ZERO; t * b * g4];
+    let mut d_gates = T::scratch(t * b * g4);
     let mut dh_next = vec![T::ZERO; b * h];
+    // W_hhᵀ and W_ihᵀ row-major, so that the products below read their right operand by rows.
+    let w_hh_t = transpose(&tape.w_hh, h, g4);
     for s in (0..t).rev() {
         let tt = setup.step(s);
         let dg_t = &mut d_gates[tt * b * g4..(tt + 1) * b * g4];
         for bb in 0..b {
             if !setup.real(bb, tt) {
+                // A padded step: no gate gradient.
+                dg_t[bb * g4..(bb + 1) * g4].fill(T::ZERO);
                 continue;
             }
             let row = (tt * b + bb) * h;
@@ -416,6 +445,10 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
                 &mut dg_t[bb * g4..(bb + 1) * g4],
             );
         }
+        if s == 0 && !need[5] {
+            // δh_0 is not asked for.
+            break;
+        }
         // δh_{t−1} = δG_t W_hhᵀ for the sequences whose step t is real; the others carry δh on.
         matmul(
             b,
@@ -425,7 +458,7 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
             h,
             false,
             View::rows(dg_t, g4),
-            View::transposed(&tape.w_hh, g4),
+            View::rows(&w_hh_t, h),
         );
         for bb in 0..b {
             if setup.real(bb, tt) {
@@ -435,7 +468,8 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
     }
     let rows = t * b;
     let x = need[0].then(|| {
-        let mut dxt = vec![T::ZERO; rows * i];
+        let w_ih_t = transpose(&tape.w_ih, i, g4);
+        let mut dxt = T::scratch(rows * i);
         matmul(
             rows,
             i,
@@ -444,7 +478,7 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
             i,
             false,
             View::rows(&d_gates, g4),
-            View::transposed(&tape.w_ih, g4),
+            View::rows(&w_ih_t, i),
         );
         let mut dx = vec![T::ZERO; b * t * i];
         for bb in 0..b {
@@ -453,6 +487,7 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
                     .copy_from_slice(&dxt[(tt * b + bb) * i..(tt * b + bb + 1) * i]);
             }
         }
+        T::recycle(dxt);
         dx
     });
     let w_ih = need[1].then(|| {
@@ -492,6 +527,7 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
         }
         db
     });
+    T::recycle(d_gates);
     InputGrads {
         x,
         w_ih,
@@ -517,9 +553,27 @@ fn has_avx2() -> bool {
     }
 }
 
+/// Whether the CPU has AVX-512F besides AVX2 and FMA.
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        has_avx2() && super::avx512_available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// One sequence's step after the products: activates its gates `row` (i, f, g, o, in place),
 /// updates c (in place), writes tanh c_t to `tc` and h_t to `h_row`.
 fn cell_forward<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
+        unsafe { cell_forward_avx512(row, c, h_row, tc) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU has AVX2 and FMA (checked above).
@@ -532,6 +586,12 @@ fn cell_forward<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn cell_forward_avx2<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
+    cell_forward_body(row, c, h_row, tc);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn cell_forward_avx512<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
     cell_forward_body(row, c, h_row, tc);
 }
 
@@ -568,6 +628,12 @@ fn cell_backward<T: Real>(
     dg: &mut [T],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
+        unsafe { cell_backward_avx512(gates, tc, c_prev, dy, dh, dc, dg) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU has AVX2 and FMA (checked above).
         unsafe { cell_backward_avx2(gates, tc, c_prev, dy, dh, dc, dg) };
@@ -579,6 +645,20 @@ fn cell_backward<T: Real>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn cell_backward_avx2<T: Real>(
+    gates: &[T],
+    tc: &[T],
+    c_prev: &[T],
+    dy: &[T],
+    dh: &mut [T],
+    dc: &mut [T],
+    dg: &mut [T],
+) {
+    cell_backward_body(gates, tc, c_prev, dy, dh, dc, dg);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn cell_backward_avx512<T: Real>(
     gates: &[T],
     tc: &[T],
     c_prev: &[T],
@@ -620,4 +700,15 @@ fn cell_backward_body<T: Real>(
         dgo[j] = dhj * tcj * ov * (one - ov);
         dc[j] = dcj * fv;
     }
+}
+
+/// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix.
+fn transpose<T: Real>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::ZERO; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
 }

@@ -97,6 +97,34 @@ pub trait Real:
     const DTYPE: DType;
     /// eˣ (f32: a vectorisable polynomial, relative error ≈ 1e-7; f64: the standard library's).
     fn exp(self) -> Self;
+    /// A zero-filled buffer of `len` values (f32: reused from a per-thread pool, see [`recycle`]).
+    fn buffer(len: usize) -> Vec<Self> {
+        vec![Self::ZERO; len]
+    }
+    /// A buffer of `len` values whose contents are unspecified (zeros or values left by an
+    /// earlier use): for buffers the caller overwrites entirely.
+    fn scratch(len: usize) -> Vec<Self> {
+        Self::buffer(len)
+    }
+    /// Gives a buffer back to the pool (f32) or drops it.
+    fn recycle(buffer: Vec<Self>) {
+        drop(buffer);
+    }
+    /// The product of [`matmul`] by the AVX-512 kernel of this module where the type and the CPU
+    /// allow it (f32, AVX-512F, rhs row-major); false if it did not run.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul_fast(
+        _m: usize,
+        _n: usize,
+        _k: usize,
+        _dst: &mut [Self],
+        _dst_rs: usize,
+        _accumulate: bool,
+        _lhs: View<'_, Self>,
+        _rhs: View<'_, Self>,
+    ) -> bool {
+        false
+    }
 }
 
 impl Real for f32 {
@@ -107,6 +135,73 @@ impl Real for f32 {
     #[inline(always)]
     fn exp(self) -> Self {
         exp_f32(self)
+    }
+    fn buffer(len: usize) -> Vec<Self> {
+        let mut b = Self::scratch(len);
+        b.fill(0.0);
+        b
+    }
+    fn scratch(len: usize) -> Vec<Self> {
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            // The smallest pooled buffer that is large enough.
+            let best = pool
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.capacity() >= len)
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i);
+            match best {
+                Some(i) => {
+                    let mut b = pool.swap_remove(i);
+                    b.resize(len, 0.0);
+                    b
+                }
+                None => vec![0.0; len],
+            }
+        })
+    }
+    fn recycle(buffer: Vec<Self>) {
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            // Small buffers are cheap to allocate: only large ones are kept.
+            if buffer.capacity() >= 1 << 14 && pool.len() < POOL_SIZE {
+                pool.push(buffer);
+            }
+        });
+    }
+    fn matmul_fast(
+        m: usize,
+        n: usize,
+        k: usize,
+        dst: &mut [Self],
+        dst_rs: usize,
+        accumulate: bool,
+        lhs: View<'_, Self>,
+        rhs: View<'_, Self>,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if rhs.cs == 1 && avx512::available() {
+            // SAFETY: the CPU has AVX-512F; `matmul` checked every view against its slice.
+            unsafe {
+                avx512::gemm(
+                    m,
+                    n,
+                    k,
+                    dst.as_mut_ptr(),
+                    dst_rs,
+                    accumulate,
+                    lhs.data.as_ptr(),
+                    lhs.rs,
+                    lhs.cs,
+                    rhs.data.as_ptr(),
+                    rhs.rs,
+                )
+            };
+            return true;
+        }
+        let _ = (m, n, k, dst, dst_rs, accumulate, lhs, rhs);
+        false
     }
 }
 
@@ -119,6 +214,20 @@ impl Real for f64 {
     fn exp(self) -> Self {
         f64::exp(self)
     }
+}
+
+/// How many f32 buffers each thread keeps for reuse.
+const POOL_SIZE: usize = 16;
+
+std::thread_local! {
+    /// Large buffers freed by one training step and taken again by the next: allocating them
+    /// afresh costs page faults and zeroing of fresh pages (megabytes per LSTM step).
+    static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Gives a buffer back to the per-thread pool of [`Real::buffer`] (f32; other types drop it).
+pub fn recycle<T: Real>(buffer: Vec<T>) {
+    T::recycle(buffer);
 }
 
 /// eˣ in f32 without a library call, so that loops over slices vectorise (Cephes `expf`:
@@ -240,6 +349,9 @@ pub fn matmul<T: Real>(
     lhs.check(m, k, "lhs");
     rhs.check(k, n, "rhs");
     assert!((m - 1) * dst_rs + n <= dst.len(), "dst: view exceeds its slice");
+    if T::matmul_fast(m, n, k, dst, dst_rs, accumulate, lhs, rhs) {
+        return;
+    }
     let parallelism = if m * n * k >= PARALLEL_WORK {
         gemm::Parallelism::Rayon(0)
     } else {
@@ -272,6 +384,167 @@ pub fn matmul<T: Real>(
     }
 }
 
+/// A small f32 matrix product for AVX-512 CPUs: 8 × 32 blocks of the output held in 16 zmm
+/// registers, the lhs broadcast element by element, the rhs read in place (row-major, no packing:
+/// the per-step products of a recurrent network reuse the same weights T times, and `gemm`
+/// repacks them on every call), k in chunks of 256 so a chunk of rhs stays in cache across the
+/// row blocks.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    const MR: usize = 8;
+    const NR: usize = 32;
+    const KC: usize = 256;
+
+    /// Whether the CPU has AVX-512F (checked once).
+    pub fn available() -> bool {
+        static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+
+    /// `c (+)= a · b`: c `m × n` (row stride `ldc`), a `m × k` with element (r, j) at
+    /// `a[r·a_rs + j·a_cs]`, b `k × n` row-major (row stride `ldb`).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F, m, n, k > 0, and every index the strides reach is inside the three
+    /// allocations.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+        a: *const f32,
+        a_rs: usize,
+        a_cs: usize,
+        b: *const f32,
+        ldb: usize,
+    ) {
+        let mut k0 = 0;
+        let mut add = accumulate;
+        while k0 < k {
+            let kc = KC.min(k - k0);
+            let mut j = 0;
+            while j < n {
+                let nr = NR.min(n - j);
+                let mask0: __mmask16 = if nr >= 16 { 0xffff } else { (1 << nr) - 1 };
+                let mask1: __mmask16 = if nr >= 32 {
+                    0xffff
+                } else if nr > 16 {
+                    (1 << (nr - 16)) - 1
+                } else {
+                    0
+                };
+                let b_at = b.wrapping_add(k0 * ldb + j);
+                let mut i = 0;
+                while i + MR <= m {
+                    // SAFETY: forwarded from the caller's contract.
+                    unsafe {
+                        block::<MR>(
+                            kc,
+                            c.wrapping_add(i * ldc + j),
+                            ldc,
+                            add,
+                            a.wrapping_add(i * a_rs + k0 * a_cs),
+                            a_rs,
+                            a_cs,
+                            b_at,
+                            ldb,
+                            mask0,
+                            mask1,
+                        )
+                    };
+                    i += MR;
+                }
+                while i < m {
+                    // SAFETY: forwarded from the caller's contract.
+                    unsafe {
+                        block::<1>(
+                            kc,
+                            c.wrapping_add(i * ldc + j),
+                            ldc,
+                            add,
+                            a.wrapping_add(i * a_rs + k0 * a_cs),
+                            a_rs,
+                            a_cs,
+                            b_at,
+                            ldb,
+                            mask0,
+                            mask1,
+                        )
+                    };
+                    i += 1;
+                }
+                j += NR;
+            }
+            k0 += kc;
+            add = true;
+        }
+    }
+
+    /// One `R × 32` block of c over `kc` values of k (masked columns beyond n are neither read
+    /// nor written).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block<const R: usize>(
+        kc: usize,
+        c: *mut f32,
+        ldc: usize,
+        add: bool,
+        a: *const f32,
+        a_rs: usize,
+        a_cs: usize,
+        b: *const f32,
+        ldb: usize,
+        mask0: __mmask16,
+        mask1: __mmask16,
+    ) {
+        let mut acc0 = [_mm512_setzero_ps(); R];
+        let mut acc1 = [_mm512_setzero_ps(); R];
+        for kk in 0..kc {
+            let row = b.wrapping_add(kk * ldb);
+            // SAFETY: the unmasked lanes are inside b (caller's contract); masked lanes are not
+            // accessed.
+            let (b0, b1) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(mask0, row),
+                    _mm512_maskz_loadu_ps(mask1, row.wrapping_add(16)),
+                )
+            };
+            for r in 0..R {
+                // SAFETY: (r, kk) is inside a (caller's contract).
+                let av = _mm512_set1_ps(unsafe { *a.wrapping_add(r * a_rs + kk * a_cs) });
+                acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+                acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+            }
+        }
+        for r in 0..R {
+            let out = c.wrapping_add(r * ldc);
+            // SAFETY: the unmasked lanes of row r are inside c (caller's contract).
+            unsafe {
+                let (mut v0, mut v1) = (acc0[r], acc1[r]);
+                if add {
+                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(mask0, out));
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask1, out.wrapping_add(16)));
+                }
+                _mm512_mask_storeu_ps(out, mask0, v0);
+                _mm512_mask_storeu_ps(out.wrapping_add(16), mask1, v1);
+            }
+        }
+    }
+}
+
+/// Whether the CPU has AVX-512F (checked once).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx512_available() -> bool {
+    avx512::available()
+}
+
 /// The values of a Flex tensor, row-major (copied when shared or strided).
 pub(crate) fn flex_values<T: Real>(tensor: FlexTensor) -> Option<Vec<T>> {
     if tensor.dtype() != T::DTYPE {
@@ -301,6 +574,48 @@ mod tests {
         assert!(worst < 3e-7, "relative error {worst:e}");
         assert!(exp_f32(f32::NAN).is_nan());
         assert_eq!(exp_f32(-1000.0), (-87.0f32).exp());
+    }
+
+    /// f32 products of awkward sizes (the AVX-512 kernel's row and column remainders, k across
+    /// two chunks, a transposed lhs) against the definition.
+    #[test]
+    fn f32_matmul_matches_the_definition() {
+        for (m, n, k) in [(1, 1, 1), (9, 33, 5), (17, 50, 300), (8, 32, 256), (3, 7, 513)] {
+            let a: Vec<f32> = (0..m * k).map(|v| ((v * 7 % 13) as f32 - 6.0) * 0.1).collect();
+            let b: Vec<f32> = (0..k * n).map(|v| ((v * 5 % 11) as f32 - 5.0) * 0.1).collect();
+            for accumulate in [false, true] {
+                let mut c = vec![0.5f32; m * (n + 3)];
+                // a given transposed: at[j·m + r] = a[r·k + j].
+                let at: Vec<f32> = (0..k * m).map(|v| a[(v % m) * k + v / m]).collect();
+                matmul(
+                    m,
+                    n,
+                    k,
+                    &mut c,
+                    n + 3,
+                    accumulate,
+                    View::transposed(&at, m),
+                    View::rows(&b, n),
+                );
+                for r in 0..m {
+                    for col in 0..n + 3 {
+                        let got = c[r * (n + 3) + col];
+                        let want = if col >= n {
+                            0.5
+                        } else {
+                            let dot: f64 = (0..k)
+                                .map(|j| a[r * k + j] as f64 * b[j * n + col] as f64)
+                                .sum();
+                            dot + if accumulate { 0.5 } else { 0.0 }
+                        };
+                        assert!(
+                            (got as f64 - want).abs() < 1e-4,
+                            "{m}×{n}×{k} ({r}, {col}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
