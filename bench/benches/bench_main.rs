@@ -31,8 +31,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::relu;
 use criterion::{Criterion, criterion_group, criterion_main};
-use hepnn_nn::mlp::{Mlp, MlpConfig};
 use hepnn_bench::lstm::{LastState, LstmBench, StepGraphLstm, burn_lstm, hepnn_lstm};
+use hepnn_nn::mlp::{Mlp, MlpConfig};
 
 /// Seed of every random tensor and weight in the benchmarks.
 const SEED: u64 = 1;

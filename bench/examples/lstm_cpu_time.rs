@@ -49,7 +49,13 @@ fn main() {
     let device = Device::flex().autodiff();
     device.seed(1);
     if run("lstm_train_step") {
-        measure("lstm_train_step", hepnn_lstm(&device), &device, steps, warmup);
+        measure(
+            "lstm_train_step",
+            hepnn_lstm(&device),
+            &device,
+            steps,
+            warmup,
+        );
     }
     if run("lstm_train_step_graph") {
         let graph = StepGraphLstm {
@@ -58,6 +64,12 @@ fn main() {
         measure("lstm_train_step_graph", graph, &device, steps, warmup);
     }
     if run("lstm_train_step_burn") {
-        measure("lstm_train_step_burn", burn_lstm(&device), &device, steps, warmup);
+        measure(
+            "lstm_train_step_burn",
+            burn_lstm(&device),
+            &device,
+            steps,
+            warmup,
+        );
     }
 }

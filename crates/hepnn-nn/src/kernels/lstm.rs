@@ -31,9 +31,11 @@ use burn::backend::autodiff::checkpoint::strategy::{
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Backend, BackendTypes, DispatchKindConversion, DispatchTensor, Flex};
-use burn::tensor::DType;
+use burn::backend::{
+    Autodiff, Backend, BackendTypes, DispatchKindConversion, DispatchTensor, Flex,
+};
 use burn::prelude::*;
+use burn::tensor::DType;
 
 use super::{Real, View, flex_tensor, flex_values, matmul, sigmoid_in_place, tanh_in_place};
 
@@ -148,11 +150,7 @@ impl Setup {
 
     /// The step visited at position `s` of the run.
     fn step(&self, s: usize) -> usize {
-        if self.reverse {
-            self.dims.t - 1 - s
-        } else {
-            s
-        }
+        if self.reverse { self.dims.t - 1 - s } else { s }
     }
 }
 
@@ -305,7 +303,16 @@ fn forward<T: Real>(
         let g_t = &mut gates[tt * b * g4..(tt + 1) * b * g4];
         // (the product is zero at the first step from a zero state)
         if s > 0 || hs.iter().any(|&v| v != T::ZERO) {
-            matmul(b, g4, h, g_t, g4, true, View::rows(&hs, h), View::rows(&w_hh, g4));
+            matmul(
+                b,
+                g4,
+                h,
+                g_t,
+                g4,
+                true,
+                View::rows(&hs, h),
+                View::rows(&w_hh, g4),
+            );
         }
         if keep {
             h_prev[tt * b * h..(tt + 1) * b * h].copy_from_slice(&hs);
@@ -544,7 +551,8 @@ fn has_avx2() -> bool {
     {
         static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *AVX2.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
         })
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -258,7 +258,11 @@ pub fn exp_f32(x: f32) -> f32 {
         * r
         + 5.000_000_1e-1;
     let y = p * (r * r) + r + 1.0;
-    let pow2n = (t.to_bits().wrapping_sub(SHIFTER.to_bits()).wrapping_add(127)) << 23;
+    let pow2n = (t
+        .to_bits()
+        .wrapping_sub(SHIFTER.to_bits())
+        .wrapping_add(127))
+        << 23;
     y * f32::from_bits(pow2n)
 }
 
@@ -348,7 +352,10 @@ pub fn matmul<T: Real>(
     }
     lhs.check(m, k, "lhs");
     rhs.check(k, n, "rhs");
-    assert!((m - 1) * dst_rs + n <= dst.len(), "dst: view exceeds its slice");
+    assert!(
+        (m - 1) * dst_rs + n <= dst.len(),
+        "dst: view exceeds its slice"
+    );
     if T::matmul_fast(m, n, k, dst, dst_rs, accumulate, lhs, rhs) {
         return;
     }
@@ -580,9 +587,19 @@ mod tests {
     /// two chunks, a transposed lhs) against the definition.
     #[test]
     fn f32_matmul_matches_the_definition() {
-        for (m, n, k) in [(1, 1, 1), (9, 33, 5), (17, 50, 300), (8, 32, 256), (3, 7, 513)] {
-            let a: Vec<f32> = (0..m * k).map(|v| ((v * 7 % 13) as f32 - 6.0) * 0.1).collect();
-            let b: Vec<f32> = (0..k * n).map(|v| ((v * 5 % 11) as f32 - 5.0) * 0.1).collect();
+        for (m, n, k) in [
+            (1, 1, 1),
+            (9, 33, 5),
+            (17, 50, 300),
+            (8, 32, 256),
+            (3, 7, 513),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|v| ((v * 7 % 13) as f32 - 6.0) * 0.1)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|v| ((v * 5 % 11) as f32 - 5.0) * 0.1)
+                .collect();
             for accumulate in [false, true] {
                 let mut c = vec![0.5f32; m * (n + 3)];
                 // a given transposed: at[j·m + r] = a[r·k + j].
