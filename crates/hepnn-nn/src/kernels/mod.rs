@@ -241,13 +241,8 @@ pub fn exp_f32(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // 1.5·2²³: adding and subtracting it rounds to the nearest integer.
     const SHIFTER: f32 = 12_582_912.0;
-    let x = if x < -87.0 {
-        -87.0
-    } else if x > 88.0 {
-        88.0
-    } else {
-        x
-    };
+    // (`clamp` keeps NaN)
+    let x = x.clamp(-87.0, 88.0);
     // t = SHIFTER + n exactly: its low mantissa bits are n (two's complement), which gives 2ⁿ
     // with integer operations only (a float → int conversion would not vectorise).
     let t = x * LOG2E + SHIFTER;
@@ -256,7 +251,7 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5; // Cephes: 5.0000001e-1, which is 0.5 in f32
     let y = p * (r * r) + r + 1.0;
     let pow2n = (t
         .to_bits()
