@@ -446,26 +446,42 @@ mod avx512 {
                 while i + MR <= m {
                     // SAFETY: forwarded from the caller's contract.
                     unsafe {
-                        block::<MR>(
-                            kc,
-                            c.wrapping_add(i * ldc + j),
-                            ldc,
-                            add,
-                            a.wrapping_add(i * a_rs + k0 * a_cs),
-                            a_rs,
-                            a_cs,
-                            b_at,
-                            ldb,
-                            mask0,
-                            mask1,
-                        )
+                        if nr == NR {
+                            block::<MR, true>(
+                                kc,
+                                c.wrapping_add(i * ldc + j),
+                                ldc,
+                                add,
+                                a.wrapping_add(i * a_rs + k0 * a_cs),
+                                a_rs,
+                                a_cs,
+                                b_at,
+                                ldb,
+                                mask0,
+                                mask1,
+                            )
+                        } else {
+                            block::<MR, false>(
+                                kc,
+                                c.wrapping_add(i * ldc + j),
+                                ldc,
+                                add,
+                                a.wrapping_add(i * a_rs + k0 * a_cs),
+                                a_rs,
+                                a_cs,
+                                b_at,
+                                ldb,
+                                mask0,
+                                mask1,
+                            )
+                        }
                     };
                     i += MR;
                 }
                 while i < m {
                     // SAFETY: forwarded from the caller's contract.
                     unsafe {
-                        block::<1>(
+                        block::<1, false>(
                             kc,
                             c.wrapping_add(i * ldc + j),
                             ldc,
@@ -493,7 +509,7 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn block<const R: usize>(
+    unsafe fn block<const R: usize, const FULL: bool>(
         kc: usize,
         c: *mut f32,
         ldc: usize,
@@ -513,10 +529,14 @@ mod avx512 {
             // SAFETY: the unmasked lanes are inside b (caller's contract); masked lanes are not
             // accessed.
             let (b0, b1) = unsafe {
-                (
-                    _mm512_maskz_loadu_ps(mask0, row),
-                    _mm512_maskz_loadu_ps(mask1, row.wrapping_add(16)),
-                )
+                if FULL {
+                    (_mm512_loadu_ps(row), _mm512_loadu_ps(row.wrapping_add(16)))
+                } else {
+                    (
+                        _mm512_maskz_loadu_ps(mask0, row),
+                        _mm512_maskz_loadu_ps(mask1, row.wrapping_add(16)),
+                    )
+                }
             };
             for r in 0..R {
                 // SAFETY: (r, kk) is inside a (caller's contract).
