@@ -7,10 +7,12 @@
 //! - `cnn_train_step`: batch 64 of 1×28×28 images, conv3×3 1→16 (pad 1) → ReLU → maxpool 2 →
 //!   conv3×3 16→32 (pad 1) → ReLU → maxpool 2 → flatten → linear 32·7·7→10, cross-entropy, Adam.
 //! - `cnn_forward`: the same CNN, forward only, on a device without autodiff.
-//! - `lstm_train_step`: hepnn's fused-gate LSTM (`hepnn_nn::rnn::LstmCell`), batch 64 of 50 steps,
-//!   input 16, hidden 128, MSE of the last hidden state against a random target, Adam:
-//!   forward + backward + update. `lstm_train_step_burn` is the same step with burn's `nn::Lstm`
-//!   (four gate controllers, two linear maps each per step), for comparison.
+//! - `lstm_train_step`: hepnn's LSTM (`hepnn_nn::rnn::LstmCell`, the whole sequence as one
+//!   autodiff node, `hepnn_nn::kernels::lstm`), batch 64 of 50 steps, input 16, hidden 128, MSE of
+//!   the last hidden state against a random target, Adam: forward + backward + update
+//!   (`hepnn_bench::lstm`). `lstm_train_step_graph` is the same cell run as the step-by-step burn
+//!   graph (the version before the kernel), `lstm_train_step_burn` the same step with burn's
+//!   `nn::Lstm` (four gate controllers, two linear maps each per step), for comparison.
 //!
 //! Every timed iteration reads a scalar back to the host (`into_scalar`), so the step has really
 //! completed when the clock stops. The thread count of flex's rayon pool is set by
@@ -29,8 +31,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::relu;
 use criterion::{Criterion, criterion_group, criterion_main};
+use hepnn_bench::lstm::{LastState, LstmBench, StepGraphLstm, burn_lstm, hepnn_lstm};
 use hepnn_nn::mlp::{Mlp, MlpConfig};
-use hepnn_nn::rnn::{LstmCell, LstmCellConfig, RecurrentCell};
 
 /// Seed of every random tensor and weight in the benchmarks.
 const SEED: u64 = 1;
@@ -214,78 +216,32 @@ fn cnn_forward(c: &mut Criterion) {
     });
 }
 
-/// LSTM benchmark shapes: batch, time steps, input features, hidden size.
-const LSTM_SHAPE: [usize; 4] = [64, 50, 16, 128];
-
-/// A recurrent model whose last hidden state is regressed.
-trait LastState: Module {
-    fn last_state(&self, sequence: Tensor<3>) -> Tensor<2>;
-}
-
-impl LastState for LstmCell {
-    fn last_state(&self, sequence: Tensor<3>) -> Tensor<2> {
-        self.run(sequence, None, false, None).1.hidden
-    }
-}
-
-impl LastState for burn::nn::Lstm {
-    fn last_state(&self, sequence: Tensor<3>) -> Tensor<2> {
-        self.forward(sequence, None).1.hidden
-    }
-}
-
-/// One LSTM training step: forward over the sequence, MSE of the last state, backward, Adam.
-fn lstm_step<M: LastState>(
-    model: &mut Option<M>,
-    optim: &mut ModuleOptimizer,
-    sequence: &Tensor<3>,
-    target: &Tensor<2>,
-) -> f32 {
-    let m = model
-        .take()
-        .expect("the model is put back after every step");
-    let loss = (m.last_state(sequence.clone()) - target.clone())
-        .square()
-        .mean();
-    let grads = GradientsParams::from_grads(loss.backward(), &m);
-    *model = Some(optim.step(LEARNING_RATE, m, grads));
-    loss.into_scalar::<f32>()
-}
-
 fn bench_lstm<M: LastState>(c: &mut Criterion, name: &str, model: M, device: &Device) {
-    let [batch, steps, input, hidden] = LSTM_SHAPE;
-    let sequence = Tensor::<3>::random(
-        [batch, steps, input],
-        Distribution::Normal(0.0, 1.0),
-        device,
-    );
-    let target = Tensor::<2>::random([batch, hidden], Distribution::Normal(0.0, 0.5), device);
-    let mut model = Some(model);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let first = lstm_step(&mut model, &mut optim, &sequence, &target);
+    let mut bench = LstmBench::new(model, device);
+    let first = bench.step();
     assert!(
         first.is_finite() && first > 0.0,
         "{name}: first loss {first}"
     );
-    c.bench_function(name, |b| {
-        b.iter(|| black_box(lstm_step(&mut model, &mut optim, &sequence, &target)))
-    });
+    c.bench_function(name, |b| b.iter(|| black_box(bench.step())));
 }
 
 fn lstm_train_step(c: &mut Criterion) {
     let device = train_device();
-    let [_, _, input, hidden] = LSTM_SHAPE;
-    let model = LstmCellConfig::new(input, hidden).init(&device);
-    bench_lstm(c, "lstm_train_step", model, &device);
+    bench_lstm(c, "lstm_train_step", hepnn_lstm(&device), &device);
+}
+
+fn lstm_train_step_graph(c: &mut Criterion) {
+    let device = train_device();
+    let model = StepGraphLstm {
+        cell: hepnn_lstm(&device),
+    };
+    bench_lstm(c, "lstm_train_step_graph", model, &device);
 }
 
 fn lstm_train_step_burn(c: &mut Criterion) {
     let device = train_device();
-    let [_, _, input, hidden] = LSTM_SHAPE;
-    let model = burn::nn::LstmConfig::new(input, hidden, true)
-        .with_batch_first(true)
-        .init(&device);
-    bench_lstm(c, "lstm_train_step_burn", model, &device);
+    bench_lstm(c, "lstm_train_step_burn", burn_lstm(&device), &device);
 }
 
 /// Modest sampling so that the whole suite runs in a few minutes on a 2-core machine.
@@ -309,6 +265,6 @@ criterion_group! {
 criterion_group! {
     name = lstm_benches;
     config = config();
-    targets = lstm_train_step, lstm_train_step_burn
+    targets = lstm_train_step, lstm_train_step_graph, lstm_train_step_burn
 }
 criterion_main!(mlp_benches, cnn_benches, lstm_benches);

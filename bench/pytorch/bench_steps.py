@@ -15,7 +15,11 @@ the median of the timed runs is printed, one JSON line per benchmark:
 
     {"name": "mlp_train_step", "ms": 1.234, "runs": 200, "threads": 2, "torch": "2.15.0"}
 
+With `--cpu-time`, each line also has `cpu_ms`: process CPU time (all threads) per run over the
+timed runs, comparable to `cargo run --release -p hepnn-bench --example lstm_cpu_time`.
+
 Usage: python3 bench/pytorch/bench_steps.py [--threads 2] [--runs 200] [--warmup 20] [--seed 1]
+       [--only NAME] [--cpu-time]
 """
 
 import argparse
@@ -98,15 +102,18 @@ def forward_fn(model: nn.Module, pixels: torch.Tensor):
     return forward
 
 
-def median_ms(run, runs: int, warmup: int) -> float:
+def median_ms(run, runs: int, warmup: int) -> tuple[float, float]:
+    """Median wall time of one run, and the mean process CPU time per run (both in ms)."""
     for _ in range(warmup):
         run()
     times = []
+    cpu_start = time.process_time()
     for _ in range(runs):
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    cpu = (time.process_time() - cpu_start) / runs
+    return statistics.median(times) * 1e3, cpu * 1e3
 
 
 def main() -> None:
@@ -115,6 +122,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="timed runs per benchmark")
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs first")
     parser.add_argument("--seed", type=int, default=1, help="seed of weights and data")
+    parser.add_argument("--only", help="run only this benchmark")
+    parser.add_argument("--cpu-time", action="store_true", help="also print CPU ms per run")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -136,7 +145,9 @@ def main() -> None:
         ("lstm_train_step", lstm_step_fn(lstm_sequence, lstm_target), max(args.runs // 4, 1)),
     ]
     for name, run, runs in benchmarks:
-        ms = median_ms(run, runs, args.warmup)
+        if args.only is not None and name != args.only:
+            continue
+        ms, cpu_ms = median_ms(run, runs, args.warmup)
         record = {
             "name": name,
             "ms": round(ms, 4),
@@ -144,6 +155,8 @@ def main() -> None:
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
         }
+        if args.cpu_time:
+            record["cpu_ms"] = round(cpu_ms, 3)
         print(json.dumps(record), flush=True)
 
 

@@ -1,1 +1,3 @@
-//! Benchmarks live in benches/.
+//! Benchmarks live in benches/; this library holds what the benches and examples share.
+
+pub mod lstm;

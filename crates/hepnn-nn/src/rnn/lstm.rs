@@ -12,13 +12,20 @@
 //! two matrix products per step instead of eight. The gradient along the cell
 //! path is ∂c_t/∂c_{t−1} = diag(f): with the forget gate open it neither vanishes nor explodes.
 //! Checked against burn's `Lstm` and PyTorch's `nn.LSTM` on the same weights (tests).
+//!
+//! [`RecurrentCell::run`] runs the whole sequence as **one** autodiff node
+//! ([`crate::kernels::lstm`]: the input projection of all steps as one product, one `H → 4H`
+//! product and the fused gate arithmetic per step, back propagation through time written by
+//! hand) on burn's Flex CPU backend, and falls back to the step-by-step burn graph
+//! ([`super::run_steps`] with [`RecurrentCell::step`], the same function) elsewhere.
 
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
 
 use super::elman::uniform_linear;
-use super::{CellState, RecurrentCell, gate_sigmoid, tanh_via_sigmoid};
+use super::{CellState, RecurrentCell, gate_sigmoid, run_steps, tanh_via_sigmoid};
+use crate::kernels::lstm::{LstmInputs, lstm_sequence};
 
 /// Configuration of an [`LstmCell`].
 #[derive(Config, Debug)]
@@ -117,10 +124,61 @@ impl RecurrentCell for LstmCell {
         }
     }
 
+    /// The whole sequence in one kernel where it applies (see the module doc), else step by step.
+    ///
+    /// # Shapes
+    /// - input: `[B, T, I]`; output: `[B, T, H]` (zero at padded steps); final state `[B, H]`.
+    fn run(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        reverse: bool,
+        initial: Option<CellState>,
+    ) -> (Tensor<3>, CellState) {
+        match self.run_fused(input.clone(), lengths, reverse, initial.clone()) {
+            Some(done) => done,
+            None => run_steps(self, input, lengths, reverse, initial),
+        }
+    }
+
     fn zero_state(&self, batch: usize, device: &Device) -> CellState {
         CellState {
             hidden: Tensor::zeros([batch, self.d_hidden()], device),
             cell: Some(Tensor::zeros([batch, self.d_hidden()], device)),
         }
+    }
+}
+
+impl LstmCell {
+    /// [`RecurrentCell::run`] through the sequence kernel; `None` where it does not apply (no
+    /// biases, a backend other than Flex, …).
+    pub fn run_fused(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        reverse: bool,
+        initial: Option<CellState>,
+    ) -> Option<(Tensor<3>, CellState)> {
+        let [batch, _, _] = input.dims();
+        let state = initial.unwrap_or_else(|| self.zero_state(batch, &input.device()));
+        // The state follows the input's float type (zero states are created in f32).
+        let dtype = input.dtype();
+        let inputs = LstmInputs {
+            input,
+            w_ih: self.input.weight.val(),
+            b_ih: self.input.bias.as_ref()?.val(),
+            w_hh: self.hidden.weight.val(),
+            b_hh: self.hidden.bias.as_ref()?.val(),
+            h0: state.hidden.cast(dtype),
+            c0: state.cell?.cast(dtype),
+        };
+        let out = lstm_sequence(&inputs, lengths, reverse)?;
+        Some((
+            out.outputs,
+            CellState {
+                hidden: out.hidden,
+                cell: Some(out.cell),
+            },
+        ))
     }
 }

@@ -97,46 +97,59 @@ pub trait RecurrentCell {
         reverse: bool,
         initial: Option<CellState>,
     ) -> (Tensor<3>, CellState) {
-        let [batch, steps, _] = input.dims();
-        let device = input.device();
-        let mut state = initial.unwrap_or_else(|| self.zero_state(batch, &device));
-        let take = lengths.map(|l| step_mask(l, steps, &device));
-        let mut outputs: Vec<Option<Tensor<2>>> = vec![None; steps];
-        // The input is sliced, and projected step by step: in burn's autodiff the backward of a
-        // slice writes a zero tensor of the whole source, so slicing a [B, T, G·H] projection T
-        // times costs O(T²·B·G·H), while the raw [B, T, I] input is small (and usually needs no
-        // gradient at all).
-        let slices = input.chunk(steps, 1);
-        let order: Vec<usize> = if reverse {
-            (0..steps).rev().collect()
-        } else {
-            (0..steps).collect()
-        };
-        let mut slices: Vec<Option<Tensor<3>>> = slices.into_iter().map(Some).collect();
-        for t in order {
-            let x_t = self
-                .input_projection(slices[t].take().expect("each step is visited once"))
-                .squeeze_dim::<2>(1);
-            let new = self.step(x_t, state.clone());
-            state = match &take {
-                Some(m) => {
-                    let m_t = m.clone().narrow(1, t, 1);
-                    let s = new.masked(state, &m_t);
-                    outputs[t] = Some(s.hidden.clone() * m_t);
-                    s
-                }
-                None => {
-                    outputs[t] = Some(new.hidden.clone());
-                    new
-                }
-            };
-        }
-        let outputs: Vec<Tensor<2>> = outputs
-            .into_iter()
-            .map(|o| o.expect("every step produced an output"))
-            .collect();
-        (Tensor::stack(outputs, 1), state)
+        run_steps(self, input, lengths, reverse, initial)
     }
+}
+
+/// The plain burn-graph run of [`RecurrentCell::run`]: one [`RecurrentCell::step`] per time step
+/// (the LSTM's `run` uses the one-node kernel [`crate::kernels::lstm`] instead where it applies;
+/// this is its reference).
+pub fn run_steps<C: RecurrentCell + ?Sized>(
+    cell: &C,
+    input: Tensor<3>,
+    lengths: Option<&[usize]>,
+    reverse: bool,
+    initial: Option<CellState>,
+) -> (Tensor<3>, CellState) {
+    let [batch, steps, _] = input.dims();
+    let device = input.device();
+    let mut state = initial.unwrap_or_else(|| cell.zero_state(batch, &device));
+    let take = lengths.map(|l| step_mask(l, steps, &device));
+    let mut outputs: Vec<Option<Tensor<2>>> = vec![None; steps];
+    // The input is sliced, and projected step by step: in burn's autodiff the backward of a
+    // slice writes a zero tensor of the whole source, so slicing a [B, T, G·H] projection T
+    // times costs O(T²·B·G·H), while the raw [B, T, I] input is small (and usually needs no
+    // gradient at all).
+    let slices = input.chunk(steps, 1);
+    let order: Vec<usize> = if reverse {
+        (0..steps).rev().collect()
+    } else {
+        (0..steps).collect()
+    };
+    let mut slices: Vec<Option<Tensor<3>>> = slices.into_iter().map(Some).collect();
+    for t in order {
+        let x_t = cell
+            .input_projection(slices[t].take().expect("each step is visited once"))
+            .squeeze_dim::<2>(1);
+        let new = cell.step(x_t, state.clone());
+        state = match &take {
+            Some(m) => {
+                let m_t = m.clone().narrow(1, t, 1);
+                let s = new.masked(state, &m_t);
+                outputs[t] = Some(s.hidden.clone() * m_t);
+                s
+            }
+            None => {
+                outputs[t] = Some(new.hidden.clone());
+                new
+            }
+        };
+    }
+    let outputs: Vec<Tensor<2>> = outputs
+        .into_iter()
+        .map(|o| o.expect("every step produced an output"))
+        .collect();
+    (Tensor::stack(outputs, 1), state)
 }
 
 /// tanh x = 2σ(2x) − 1: the same function, computed with one sigmoid (burn flex's sigmoid is
