@@ -399,10 +399,14 @@ mod avx512 {
     const NR: usize = 32;
     const KC: usize = 256;
 
-    /// Whether the CPU has AVX-512F (checked once).
+    /// Whether the CPU has AVX-512F (checked once). `HEPNN_NO_AVX512=1` turns it off, to test
+    /// the portable path (the `gemm` crate, AVX2 gate arithmetic) on a machine that has it.
     pub fn available() -> bool {
         static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+        *YES.get_or_init(|| {
+            std::env::var_os("HEPNN_NO_AVX512").is_none()
+                && std::arch::is_x86_feature_detected!("avx512f")
+        })
     }
 
     /// `c (+)= a · b`: c `m × n` (row stride `ldc`), a `m × k` with element (r, j) at
