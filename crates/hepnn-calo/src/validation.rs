@@ -64,7 +64,7 @@ impl Features {
 }
 
 /// The names of the per-layer features, in the order [`high_level_features`] writes them.
-const LAYER_FEATURES: [&str; 8] = [
+pub const LAYER_FEATURES: [&str; 8] = [
     "e_layer",
     "center_x_layer",
     "center_y_layer",

@@ -13,7 +13,7 @@ use hepnn_calo::diffusion::{CaloDiffusion, CaloDiffusionConfig, train_calo_diffu
 use hepnn_calo::gan::{
     CaloGanConfig, GanLoss, Generator, generate, load_generator, save_generator, train_gan,
 };
-use hepnn_calo::validation::{ClassifierConfig, ValidationConfig, validate};
+use hepnn_calo::validation::{ClassifierConfig, LAYER_FEATURES, ValidationConfig, validate};
 use hepnn_core::io::calo::{CaloShowers, read_showers, write_showers};
 use hepnn_nn::diffusion::Sampler;
 use hepnn_nn::train::TrainConfig;
@@ -334,16 +334,7 @@ pub fn evaluate(common: &Common, o: &EvaluateCaloOptions) -> anyhow::Result<Summ
         "separation_power_etot_over_einc",
         report.separation("etot_over_einc").unwrap_or(f64::NAN),
     );
-    for kind in [
-        "e_layer",
-        "center_x_layer",
-        "center_y_layer",
-        "center_r_layer",
-        "width_x_layer",
-        "width_y_layer",
-        "width_r_layer",
-        "sparsity_layer",
-    ] {
+    for kind in LAYER_FEATURES {
         s.set(
             format!("separation_power_mean_{kind}"),
             report.mean_separation(kind).unwrap_or(f64::NAN),

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Args;
 use hepnn_calo::diffusion::{CaloDiffusionConfig, train_calo_diffusion};
-use hepnn_calo::validation::{ValidationConfig, validate};
+use hepnn_calo::validation::{LAYER_FEATURES, ValidationConfig, validate};
 use hepnn_nn::diffusion::moons::{self, MoonsConfig, energy_distance, from_tensor, two_moons};
 use hepnn_nn::diffusion::{SampleOptions, Sampler};
 use hepnn_nn::plot::{LinePlot, Series};
@@ -245,17 +245,7 @@ pub fn run_calo(common: &Common, args: &CaloDiffusionArgs) -> anyhow::Result<Sum
             s.set(format!("auc_{name}"), c.auc);
             s.set(format!("jsd_{name}"), c.jsd);
         }
-        for kind in [
-            "etot_over_einc",
-            "e_layer",
-            "center_x_layer",
-            "center_y_layer",
-            "center_r_layer",
-            "width_x_layer",
-            "width_y_layer",
-            "width_r_layer",
-            "sparsity_layer",
-        ] {
+        for kind in std::iter::once("etot_over_einc").chain(LAYER_FEATURES) {
             if let Some(sep) = report.mean_separation(kind) {
                 s.set(format!("separation_{kind}_{name}"), sep);
             }
