@@ -435,22 +435,34 @@ pub fn read_showers_npz(path: impl AsRef<Path>) -> Result<CaloShowers> {
         action: "open npz archive",
         source,
     })?;
-    let (e_shape, incident_energies_mev) = read_array(&mut npz, path, "incident_energies")?;
+    let energies = read_array(&mut npz, path, "incident_energies")?;
+    let showers = read_array(&mut npz, path, "showers")?;
+    showers_from_arrays(path, energies, showers, npz_error)
+}
+
+/// Checks the shapes of the two arrays read from `path` (`incident_energies` N × 1 or N,
+/// `showers` N × voxels) and the values ([`CaloShowers::validate`]); `error` makes the
+/// format's error for (file, array, message).
+fn showers_from_arrays(
+    path: &Path,
+    (e_shape, incident_energies_mev): (Vec<u64>, Vec<f32>),
+    (s_shape, showers_mev): (Vec<u64>, Vec<f32>),
+    error: fn(&Path, &str, String) -> CoreError,
+) -> Result<CaloShowers> {
     let n = match e_shape[..] {
         [n] | [n, 1] => n as usize,
         _ => {
-            return Err(npz_error(
+            return Err(error(
                 path,
                 "incident_energies",
                 format!("shape {e_shape:?}, expected [N, 1]"),
             ));
         }
     };
-    let (s_shape, showers_mev) = read_array(&mut npz, path, "showers")?;
     let voxels = match s_shape[..] {
         [m, v] if m as usize == n => v as usize,
         _ => {
-            return Err(npz_error(
+            return Err(error(
                 path,
                 "showers",
                 format!("shape {s_shape:?}, expected [{n}, voxels] (N from incident_energies)"),
@@ -573,35 +585,11 @@ pub fn read_showers_hdf5(path: impl AsRef<Path>) -> Result<CaloShowers> {
         let values = dataset.read_f32().map_err(|e| hdf5_error(path, name, e))?;
         Ok((shape, values))
     };
-    let (e_shape, incident_energies_mev) = read("incident_energies")?;
-    let n = match e_shape[..] {
-        [n] | [n, 1] => n as usize,
-        _ => {
-            return Err(hdf5_error(
-                path,
-                "incident_energies",
-                format!("shape {e_shape:?}, expected [N, 1]"),
-            ));
-        }
-    };
-    let (s_shape, showers_mev) = read("showers")?;
-    let voxels = match s_shape[..] {
-        [m, v] if m as usize == n => v as usize,
-        _ => {
-            return Err(hdf5_error(
-                path,
-                "showers",
-                format!("shape {s_shape:?}, expected [{n}, voxels] (N from incident_energies)"),
-            ));
-        }
-    };
-    let showers = CaloShowers {
-        incident_energies_mev,
-        showers_mev,
-        voxels,
-    };
-    showers.validate(path)?;
-    Ok(showers)
+    let energies = read("incident_energies")?;
+    let showers = read("showers")?;
+    showers_from_arrays(path, energies, showers, |path, dataset, message| {
+        hdf5_error(path, dataset, message)
+    })
 }
 
 #[cfg(test)]
