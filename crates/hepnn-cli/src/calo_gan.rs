@@ -256,11 +256,7 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
         config.mean_energy_fraction,
     );
     s.set("threshold_mev", config.threshold_mev);
-    if let Some(last) = history.last() {
-        for (name, value) in &last.extra {
-            s.set(format!("final_{name}"), *value);
-        }
-    }
+    s.set_last_epoch(&history, "final_");
     s.set("model", common.out.display().to_string());
     s.report(&common.out, "hepnn train calo")?;
     Ok(s)

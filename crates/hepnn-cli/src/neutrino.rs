@@ -289,12 +289,7 @@ pub fn train(common: &Common, o: &TrainNeutrinoOptions) -> anyhow::Result<Summar
         "train_events_per_second",
         (train.len() * outcome.epochs_run) as f64 / seconds.max(1e-9),
     );
-    if let Some(last) = outcome.history.last() {
-        s.set("final_train_loss", last.train_loss);
-        for (name, value) in &last.extra {
-            s.set(name.clone(), *value);
-        }
-    }
+    s.set_last_epoch(&outcome.history, "");
     s.set("model", model_dir.display().to_string());
     s.report(
         &common.out,

@@ -28,6 +28,17 @@ impl Summary {
         }
     }
 
+    /// The last epoch of a training history: `final_train_loss`, and every extra metric named
+    /// `prefix` + its name (nothing for an empty history).
+    pub fn set_last_epoch(&mut self, history: &[hepnn_nn::train::EpochRecord], prefix: &str) {
+        if let Some(last) = history.last() {
+            self.set("final_train_loss", last.train_loss);
+            for (name, value) in &last.extra {
+                self.set(format!("{prefix}{name}"), *value);
+            }
+        }
+    }
+
     /// Adds every figure of `other`.
     pub fn extend(&mut self, other: &Summary) {
         for (n, v) in &other.rows {

@@ -272,12 +272,7 @@ pub fn train_with(
     save_classifier(&model_dir, &model_config, &outcome.model)?;
     summary.set("param_count", outcome.model.num_params());
     summary.set("epochs", outcome.history.len());
-    if let Some(last) = outcome.history.last() {
-        summary.set("final_train_loss", last.train_loss);
-        for (name, value) in &last.extra {
-            summary.set(name.clone(), *value);
-        }
-    }
+    summary.set_last_epoch(&outcome.history, "");
     summary.set("model_dir", model_dir.display().to_string());
     summary.report(
         &common.out,
