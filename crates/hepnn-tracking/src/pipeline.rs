@@ -887,6 +887,17 @@ mod tests {
     }
 
     #[test]
+    fn the_real_event_config_asks_for_the_real_geometry_and_field() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../configs/tracking-real.toml");
+        let config = TrackingConfig::load(&path).unwrap();
+        assert_eq!(config.events.field, FieldKind::Solenoid);
+        assert_eq!(config.events.beam_sigma_z, 50.0);
+        assert!(config.events.detector.is_some());
+        assert!(config.events.sim_config().propagation.solenoid.is_some());
+    }
+
+    #[test]
     fn the_detector_comes_from_its_file_or_is_built_in() {
         let config = TrackingConfig::from_toml("[events]\ndetector = \"no/such/detectors.csv\"\n")
             .expect("a path parses");
