@@ -20,11 +20,11 @@
 //! `<Layer id="0" r_edges="0,4.65,…" n_bin_alpha="16" />` elements inside `<Bin …>`; it is read
 //! by a small hand parser of exactly that structure.
 
-use std::io::{Cursor, Write};
 use std::path::Path;
 
 use npyz::npz::NpzArchive;
 
+use super::npz::NpzArray;
 use crate::error::{CoreError, Result};
 
 /// One readout layer of the binning: radial bin edges and the number of angular bins.
@@ -333,56 +333,27 @@ fn npz_error(path: &Path, array: &str, message: String) -> CoreError {
     }
 }
 
-/// One array as the bytes of a `.npy` file.
-fn npy_bytes(shape: &[u64], values: &[f32]) -> std::io::Result<Vec<u8>> {
-    use npyz::WriterBuilder;
-    let mut bytes = Vec::with_capacity(values.len() * 4 + 128);
-    let mut writer = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(&mut bytes)
-        .begin_nd()?;
-    writer.extend(values.iter().copied())?;
-    writer.finish()?;
-    Ok(bytes)
-}
-
 /// Writes showers to a `.npz` archive in the challenge layout, atomically (a failed write leaves
 /// an existing file as it was). The showers are checked first ([`CaloShowers::validate`]).
 pub fn write_showers_npz(path: impl AsRef<Path>, showers: &CaloShowers) -> Result<()> {
     let path = path.as_ref();
     showers.validate(path)?;
-    let io_error = |source| CoreError::Io {
-        path: path.to_path_buf(),
-        action: "write",
-        source,
-    };
     let n = showers.len() as u64;
-    let arrays = [
-        (
-            "incident_energies",
-            npy_bytes(&[n, 1], &showers.incident_energies_mev).map_err(io_error)?,
-        ),
-        (
-            "showers",
-            npy_bytes(&[n, showers.voxels as u64], &showers.showers_mev).map_err(io_error)?,
-        ),
-    ];
-    // The archive is assembled in memory (zip needs to seek), then written atomically.
-    let options = zip::write::FileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(1));
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in arrays {
-        zip.start_file(npyz::npz::file_name_from_array_name(name), options)
-            .map_err(|e| io_error(std::io::Error::other(e)))?;
-        zip.write_all(&bytes).map_err(io_error)?;
-    }
-    let archive = zip
-        .finish()
-        .map_err(|e| io_error(std::io::Error::other(e)))?
-        .into_inner();
-    super::write_atomically(path, |out| out.write_all(&archive).map_err(io_error))
+    super::npz::write_npz(
+        path,
+        &[
+            NpzArray {
+                name: "incident_energies",
+                shape: &[n, 1],
+                values: &showers.incident_energies_mev,
+            },
+            NpzArray {
+                name: "showers",
+                shape: &[n, showers.voxels as u64],
+                values: &showers.showers_mev,
+            },
+        ],
+    )
 }
 
 /// Reads one array as f32 (float32 or float64 on disk), with its shape.
@@ -595,6 +566,8 @@ pub fn read_showers_hdf5(path: impl AsRef<Path>) -> Result<CaloShowers> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::npz::npy_bytes;
+    use std::io::Write;
 
     const DATASET_2: &str = "../../../shared/data/calochallenge/binning_dataset_2.xml";
 

@@ -3,6 +3,7 @@
 //! - [`trackml`]: the TrackML CSV files (hits, cells, particles, truth, detectors), plain or gzip.
 //! - [`calo`]: the CaloChallenge layout (`incident_energies`, `showers`) in `.npz`, and the
 //!   voxel binning XML.
+//! - [`npz`]: named f32 arrays as a NumPy `.npz` archive (exchange files with PyTorch).
 //! - [`onnx`]: the initializers (trained weights) of an ONNX model, for burn models of the same
 //!   architecture.
 //!
@@ -16,6 +17,7 @@
 
 pub mod calo;
 pub mod hitgraph;
+pub mod npz;
 pub mod onnx;
 pub mod trackml;
 
