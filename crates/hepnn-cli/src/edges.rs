@@ -7,8 +7,6 @@ use anyhow::Context;
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::AdamConfig;
-use burn::optim::lr_scheduler::LrSchedulerConfig;
-use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use clap::Args;
 use hepnn_nn::gnn::interaction::{EdgeClassifier, EdgeClassifierConfig};
 use hepnn_nn::plot::{LinePlot, Series};
@@ -98,16 +96,8 @@ pub fn train(common: &Common, o: &TrainEdgesOptions) -> anyhow::Result<Summary> 
     let model_dir = common.out.join("edge_classifier");
     std::fs::create_dir_all(&model_dir)
         .with_context(|| format!("creating {}", model_dir.display()))?;
-    let steps = o.epochs * train.len().div_ceil(o.batch_graphs.max(1));
-    let train_config = TrainConfig {
-        epochs: o.epochs,
-        batch_size: o.batch_graphs,
-        seed: common.seed,
-        learning_rate: LrSchedulerConfig::Cosine(
-            CosineAnnealingLrSchedulerConfig::new(o.lr, steps.max(1)).with_min_lr(o.lr * 0.01),
-        ),
-        progress: true,
-    };
+    let train_config =
+        TrainConfig::cosine(o.epochs, o.batch_graphs, o.lr, common.seed, train.len());
     let task = EdgeTask {
         train: &train,
         valid: &valid,

@@ -9,8 +9,6 @@ use anyhow::Context;
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::AdamConfig;
-use burn::optim::lr_scheduler::LrSchedulerConfig;
-use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::prelude::Device;
 use clap::Args;
 use hepnn_neutrino::baseline::{self, features};
@@ -253,16 +251,7 @@ pub fn train(common: &Common, o: &TrainNeutrinoOptions) -> anyhow::Result<Summar
     let model_dir = common.out.join("neutrino_cnn");
     std::fs::create_dir_all(&model_dir)
         .with_context(|| format!("creating {}", model_dir.display()))?;
-    let steps = o.epochs * train.len().div_ceil(o.batch.max(1));
-    let train_config = TrainConfig {
-        epochs: o.epochs,
-        batch_size: o.batch,
-        seed: common.seed,
-        learning_rate: LrSchedulerConfig::Cosine(
-            CosineAnnealingLrSchedulerConfig::new(o.lr, steps.max(1)).with_min_lr(o.lr * 0.01),
-        ),
-        progress: true,
-    };
+    let train_config = TrainConfig::cosine(o.epochs, o.batch, o.lr, common.seed, train.len());
     let task = NeutrinoTask {
         train: &train,
         valid: &valid,

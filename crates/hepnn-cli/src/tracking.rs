@@ -13,8 +13,6 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::optim::AdamConfig;
-use burn::optim::lr_scheduler::LrSchedulerConfig;
-use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::prelude::*;
 use clap::Args;
 use hepnn_core::Event;
@@ -239,17 +237,8 @@ pub fn train_with(
     summary.set("train_regions", regions.len());
     let model_config = config.classifier.model_config();
     let model = model_config.init(&device);
-    let steps = t.epochs * regions.len();
-    let train_config = TrainConfig {
-        epochs: t.epochs,
-        batch_size: 1,
-        seed: common.seed,
-        learning_rate: LrSchedulerConfig::Cosine(
-            CosineAnnealingLrSchedulerConfig::new(t.learning_rate, steps.max(1))
-                .with_min_lr(t.learning_rate * 0.01),
-        ),
-        progress: true,
-    };
+    let train_config =
+        TrainConfig::cosine(t.epochs, 1, t.learning_rate, common.seed, regions.len());
     let task = RegionTask {
         train: &regions,
         valid: &valid_graphs,

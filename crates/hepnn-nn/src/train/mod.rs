@@ -83,6 +83,29 @@ impl TrainConfig {
         }
     }
 
+    /// A run whose learning rate follows a cosine from `learning_rate` down to 1% of it over
+    /// the whole run (Loshchilov & Hutter, SGDR, arXiv:1608.03983, without restarts):
+    /// η_t = η_min + ½(η₀ − η_min)(1 + cos(π t / T)), T = epochs · ⌈num_items / batch_size⌉.
+    pub fn cosine(
+        epochs: usize,
+        batch_size: usize,
+        learning_rate: f64,
+        seed: u64,
+        num_items: usize,
+    ) -> Self {
+        let steps = epochs * num_items.div_ceil(batch_size.max(1));
+        Self {
+            learning_rate: LrSchedulerConfig::Cosine(
+                burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig::new(
+                    learning_rate,
+                    steps.max(1),
+                )
+                .with_min_lr(learning_rate * 0.01),
+            ),
+            ..Self::new(epochs, batch_size, learning_rate, seed)
+        }
+    }
+
     /// Checks the settings before any work.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
