@@ -6,6 +6,8 @@
 //! - `mlp_forward`: the same MLP, forward only, on a device without autodiff.
 //! - `cnn_train_step`: batch 64 of 1×28×28 images, conv3×3 1→16 (pad 1) → ReLU → maxpool 2 →
 //!   conv3×3 16→32 (pad 1) → ReLU → maxpool 2 → flatten → linear 32·7·7→10, cross-entropy, Adam.
+//!   Each conv → ReLU → maxpool runs as one operation of hepnn's convolution kernel
+//!   (`hepnn_nn::kernels::conv`; `HEPNN_NO_CONV_KERNEL=1` runs burn's conv2d, relu, max_pool2d).
 //! - `cnn_forward`: the same CNN, forward only, on a device without autodiff.
 //! - `lstm_train_step`: hepnn's LSTM (`hepnn_nn::rnn::LstmCell`, the whole sequence as one
 //!   autodiff node, `hepnn_nn::kernels::lstm`), batch 64 of 50 steps, input 16, hidden 128, MSE of
@@ -24,14 +26,13 @@ use std::time::Duration;
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::relu;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hepnn_bench::lstm::{LastState, LstmBench, StepGraphLstm, burn_lstm, hepnn_lstm};
+use hepnn_nn::cnn::conv2d_relu_pool;
 use hepnn_nn::mlp::{Mlp, MlpConfig};
 
 /// Seed of every random tensor and weight in the benchmarks.
@@ -55,7 +56,6 @@ fn mnist_mlp(device: &Device) -> Mlp {
 struct Cnn {
     conv1: Conv2d,
     conv2: Conv2d,
-    pool: MaxPool2d,
     head: Linear,
 }
 
@@ -69,15 +69,15 @@ impl Cnn {
         Self {
             conv1: conv3x3(1, 16),
             conv2: conv3x3(16, 32),
-            pool: MaxPool2dConfig::new([2, 2]).init(),
             head: LinearConfig::new(32 * 7 * 7, NUM_CLASSES).init(device),
         }
     }
 
     /// `[batch, 1, 28, 28]` images → `[batch, 10]` logits.
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv1.forward(images)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        // maxpool₂(ReLU(conv(x))) as one operation (hepnn's convolution kernel).
+        let x = conv2d_relu_pool(&self.conv1, images, 2);
+        let x = conv2d_relu_pool(&self.conv2, x, 2);
         self.head.forward(x.flatten(1, 3))
     }
 }

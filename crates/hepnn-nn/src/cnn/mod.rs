@@ -30,6 +30,7 @@
 //! ```
 
 pub mod blocks;
+pub mod conv;
 pub mod filters;
 pub mod im2col;
 pub mod image;
@@ -37,4 +38,5 @@ pub mod image;
 pub use blocks::{
     ConvBlock, ConvBlockConfig, ConvStack, ConvStackConfig, InceptionBlock, InceptionBlockConfig,
 };
+pub use conv::{conv2d, conv2d_relu_pool};
 pub use filters::{EdgeFilter, apply_filter};
