@@ -91,7 +91,7 @@ pub fn conv2d(
         return None;
     }
     let (ho, wo) = (h + 2 * ph + 1 - kh, w + 2 * pw + 1 - kw);
-    if ho / pool == 0 || wo / pool == 0 || ho * wo > u32::MAX as usize {
+    if ho / pool == 0 || wo / pool == 0 || pool * pool >= CUT as usize {
         return None;
     }
     if bias.is_some_and(|t| t.dims() != [o]) {
@@ -154,9 +154,23 @@ impl Dims {
     fn ck(&self) -> usize {
         self.c * self.kh * self.kw
     }
-    /// Output positions of the convolution per channel (H'·W').
-    fn hw(&self) -> usize {
-        self.ho * self.wo
+    /// Padded image width (the row stride of the padded input and of the wide output).
+    fn wpad(&self) -> usize {
+        self.w + 2 * self.pw
+    }
+    /// One padded channel plane.
+    fn plane(&self) -> usize {
+        (self.h + 2 * self.ph) * self.wpad()
+    }
+    /// The padded image: C planes, then kw spare zeros (read only by the wide columns' unused
+    /// positions).
+    fn padded_len(&self) -> usize {
+        self.c * self.plane() + self.kw
+    }
+    /// Columns of the wide GEMM: H' rows of the padded width (positions j ≥ W' are computed and
+    /// never used).
+    fn wide(&self) -> usize {
+        self.ho * self.wpad()
     }
     /// Pooled output size.
     fn pooled(&self) -> (usize, usize) {
@@ -251,16 +265,15 @@ struct Tape<T: Real> {
     dims: Dims,
     /// The weights, `[O, C·kh·kw]`.
     weight: Vec<T>,
-    /// The columns of every image, `[B, C·kh·kw, H'·W']`.
+    /// The wide columns of every image, `[B, C·kh·kw, H'·W_pad]`.
     cols: Vec<T>,
-    /// Per chunk of images, for every output value: the position (in its image's `[O, H'·W']`
-    /// plane) of the convolution value it came from, [`CUT`] where ReLU cut it. Empty without
-    /// an epilogue.
-    from: Vec<Vec<u32>>,
+    /// For every output value: where in its pooling window the maximum was (m·p + n), or
+    /// [`CUT`] where ReLU cut it. Empty without an epilogue.
+    from: Vec<u8>,
 }
 
 /// "No source": the output is zero because ReLU cut the window's maximum.
-const CUT: u32 = u32::MAX;
+const CUT: u8 = u8::MAX;
 
 impl<T: Real> Drop for Tape<T> {
     fn drop(&mut self) {
@@ -268,92 +281,132 @@ impl<T: Real> Drop for Tape<T> {
     }
 }
 
-/// im2col of one image: `cols[(c, m, n), (i, j)] = x_pad[c, i + m, j + n]`.
-fn im2col<T: Real>(x: &[T], cols: &mut [T], d: &Dims) {
-    let (hw, wo) = (d.hw(), d.wo);
+/// Copies one image `[C, H, W]` into the zero-padded buffer (whose borders stay zero).
+fn pad_image<T: Real>(x: &[T], padded: &mut [T], d: &Dims) {
+    let (wpad, plane) = (d.wpad(), d.plane());
     for ci in 0..d.c {
-        let plane = &x[ci * d.h * d.w..(ci + 1) * d.h * d.w];
-        for m in 0..d.kh {
-            for n in 0..d.kw {
-                let row = ((ci * d.kh + m) * d.kw + n) * hw;
-                let row = &mut cols[row..row + hw];
-                // Output columns j whose input column j + n − p_w is inside the image.
-                let j0 = d.pw.saturating_sub(n).min(wo);
-                let j1 = (d.w + d.pw).saturating_sub(n).clamp(j0, wo);
-                for i in 0..d.ho {
-                    let r = &mut row[i * wo..(i + 1) * wo];
-                    let si = i + m;
-                    if si < d.ph || si - d.ph >= d.h {
-                        r.fill(T::ZERO);
-                        continue;
-                    }
-                    let src = &plane[(si - d.ph) * d.w..(si - d.ph + 1) * d.w];
-                    r[..j0].fill(T::ZERO);
-                    r[j1..].fill(T::ZERO);
-                    r[j0..j1].copy_from_slice(&src[j0 + n - d.pw..j1 + n - d.pw]);
-                }
-            }
+        for i in 0..d.h {
+            let at = ci * plane + (i + d.ph) * wpad + d.pw;
+            padded[at..at + d.w]
+                .copy_from_slice(&x[(ci * d.h + i) * d.w..(ci * d.h + i + 1) * d.w]);
         }
     }
 }
 
-/// col2im of one image, the adjoint of [`im2col`]: `dx[c, i + m − p_h, j + n − p_w] +=
-/// dcols[(c, m, n), (i, j)]` (dx is overwritten).
-fn col2im<T: Real>(dcols: &[T], dx: &mut [T], d: &Dims) {
-    let (hw, wo) = (d.hw(), d.wo);
-    dx.fill(T::ZERO);
+/// The offset of columns row (c, m, n) in the padded image: the wide columns row is the
+/// contiguous run `padded[offset .. offset + H'·W_pad]`.
+fn row_offset(d: &Dims, row: usize) -> usize {
+    let (ci, mn) = (row / (d.kh * d.kw), row % (d.kh * d.kw));
+    ci * d.plane() + (mn / d.kw) * d.wpad() + mn % d.kw
+}
+
+/// Wide im2col of one padded image: `cols[(c, m, n), i·W_pad + j] = x_pad[c, i + m, j + n]`,
+/// one contiguous copy per row.
+fn im2col<T: Real>(padded: &[T], cols: &mut [T], d: &Dims) {
+    let wide = d.wide();
+    for (row, dst) in cols.chunks_exact_mut(wide).enumerate() {
+        let at = row_offset(d, row);
+        dst.copy_from_slice(&padded[at..at + wide]);
+    }
+}
+
+/// The adjoint of [`im2col`]: `dx_pad[offset(c, m, n) + t] += dcols[(c, m, n), t]`, then the
+/// interior of dx_pad into dx `[C, H, W]` (dx_pad is scratch).
+fn col2im<T: Real>(dcols: &[T], dx_pad: &mut [T], dx: &mut [T], d: &Dims) {
+    let wide = d.wide();
+    dx_pad.fill(T::ZERO);
+    for (row, src) in dcols.chunks_exact(wide).enumerate() {
+        let at = row_offset(d, row);
+        for (acc, &v) in dx_pad[at..at + wide].iter_mut().zip(src) {
+            *acc += v;
+        }
+    }
+    let (wpad, plane) = (d.wpad(), d.plane());
     for ci in 0..d.c {
-        let plane = &mut dx[ci * d.h * d.w..(ci + 1) * d.h * d.w];
-        for m in 0..d.kh {
-            for n in 0..d.kw {
-                let row = ((ci * d.kh + m) * d.kw + n) * hw;
-                let row = &dcols[row..row + hw];
-                let j0 = d.pw.saturating_sub(n).min(wo);
-                let j1 = (d.w + d.pw).saturating_sub(n).clamp(j0, wo);
-                for i in 0..d.ho {
-                    let si = i + m;
-                    if si < d.ph || si - d.ph >= d.h {
-                        continue;
-                    }
-                    let dst = &mut plane[(si - d.ph) * d.w..(si - d.ph + 1) * d.w];
-                    let dst = &mut dst[j0 + n - d.pw..j1 + n - d.pw];
-                    for (acc, &v) in dst.iter_mut().zip(&row[i * wo + j0..i * wo + j1]) {
-                        *acc += v;
-                    }
-                }
-            }
+        for i in 0..d.h {
+            let at = ci * plane + (i + d.ph) * wpad + d.pw;
+            dx[(ci * d.h + i) * d.w..(ci * d.h + i + 1) * d.w]
+                .copy_from_slice(&dx_pad[at..at + d.w]);
         }
     }
 }
 
-/// The epilogue of one image: `y` `[O, H'·W']` → `out` (ReLU, pooling) and the source positions.
-fn epilogue_forward<T: Real>(y: &[T], out: &mut [T], from: &mut [u32], d: &Dims) {
+/// The epilogue of one image: wide `y` `[O, H'·W_pad]` → `out` (ReLU, pooling) and where each
+/// maximum came from. Ties go to the first position in the window (row by row).
+fn epilogue_forward<T: Real>(y: &[T], out: &mut [T], from: &mut [u8], d: &Dims) {
     let p = d.epilogue.pool;
     let relu = d.epilogue.relu;
     let (hp, wp) = d.pooled();
-    let (hw, wo) = (d.hw(), d.wo);
+    let (wide, wpad) = (d.wide(), d.wpad());
     for o in 0..d.o {
-        let plane = &y[o * hw..(o + 1) * hw];
+        let plane = &y[o * wide..(o + 1) * wide];
         for pi in 0..hp {
+            let k0 = (o * hp + pi) * wp;
+            let (out, from) = (&mut out[k0..k0 + wp], &mut from[k0..k0 + wp]);
+            if p == 2 {
+                let r0 = &plane[2 * pi * wpad..2 * pi * wpad + 2 * wp];
+                let r1 = &plane[(2 * pi + 1) * wpad..(2 * pi + 1) * wpad + 2 * wp];
+                for (((z, f), a), b) in out
+                    .iter_mut()
+                    .zip(from.iter_mut())
+                    .zip(r0.chunks_exact(2))
+                    .zip(r1.chunks_exact(2))
+                {
+                    let (m0, i0) = if a[1] > a[0] { (a[1], 1) } else { (a[0], 0) };
+                    let (m1, i1) = if b[1] > b[0] { (b[1], 3) } else { (b[0], 2) };
+                    let (m, i) = if m1 > m0 { (m1, i1) } else { (m0, i0) };
+                    let cut = relu && !(m > T::ZERO);
+                    *z = if cut { T::ZERO } else { m };
+                    *f = if cut { CUT } else { i };
+                }
+                continue;
+            }
             for pj in 0..wp {
-                let mut best = pi * p * wo + pj * p;
-                let mut max = plane[best];
+                let mut best = 0;
+                let mut max = plane[pi * p * wpad + pj * p];
                 for m in 0..p {
-                    let row = (pi * p + m) * wo + pj * p;
+                    let row = (pi * p + m) * wpad + pj * p;
                     for (n, &v) in plane[row..row + p].iter().enumerate() {
                         if v > max {
                             max = v;
-                            best = row + n;
+                            best = m * p + n;
                         }
                     }
                 }
-                let k = (o * hp + pi) * wp + pj;
                 if relu && !(max > T::ZERO) {
-                    out[k] = T::ZERO;
-                    from[k] = CUT;
+                    out[pj] = T::ZERO;
+                    from[pj] = CUT;
                 } else {
-                    out[k] = max;
-                    from[k] = (o * hw + best) as u32;
+                    out[pj] = max;
+                    from[pj] = best as u8;
+                }
+            }
+        }
+    }
+}
+
+/// The epilogue's backward for one image: ∂L/∂out → the wide ∂L/∂y (zero elsewhere).
+fn epilogue_backward<T: Real>(g: &[T], from: &[u8], delta: &mut [T], d: &Dims) {
+    let (wide, wpad) = (d.wide(), d.wpad());
+    delta.fill(T::ZERO);
+    if !d.epilogue.active() {
+        for (o, plane) in delta.chunks_exact_mut(wide).enumerate() {
+            for i in 0..d.ho {
+                plane[i * wpad..i * wpad + d.wo]
+                    .copy_from_slice(&g[(o * d.ho + i) * d.wo..(o * d.ho + i + 1) * d.wo]);
+            }
+        }
+        return;
+    }
+    let p = d.epilogue.pool;
+    let (hp, wp) = d.pooled();
+    for (o, plane) in delta.chunks_exact_mut(wide).enumerate() {
+        for pi in 0..hp {
+            let k0 = (o * hp + pi) * wp;
+            for (pj, (&f, &v)) in from[k0..k0 + wp].iter().zip(&g[k0..k0 + wp]).enumerate() {
+                if f != CUT {
+                    let (m, n) = (f as usize / p, f as usize % p);
+                    plane[(pi * p + m) * wpad + pj * p + n] = v;
                 }
             }
         }
@@ -371,58 +424,73 @@ fn forward<T: Real>(
     let x = flex_values::<T>(x)?;
     let weight = flex_values::<T>(weight)?;
     let bias = flex_values::<T>(bias)?;
-    let (ck, hw, out_len) = (d.ck(), d.hw(), d.out_len());
+    let (ck, wide, out_len) = (d.ck(), d.wide(), d.out_len());
     let image = d.c * d.h * d.w;
     let chunk = d.chunk();
     let fused = d.epilogue.active();
-    let mut cols = T::scratch(d.b * ck * hw);
+    // Without the tape, one image's columns per chunk suffice.
+    let cols_len = if keep {
+        d.b * ck * wide
+    } else {
+        d.b.div_ceil(chunk) * ck * wide
+    };
+    let cols_per_chunk = if keep { chunk * ck * wide } else { ck * wide };
+    let mut cols = T::scratch(cols_len);
     let mut out = vec![T::ZERO; d.b * out_len];
-    let from: Vec<Vec<u32>> = out
-        .par_chunks_mut(chunk * out_len)
-        .zip(cols.par_chunks_mut(chunk * ck * hw))
+    let mut from = vec![0u8; if fused { d.b * out_len } else { 0 }];
+    let mut from_chunks: Vec<Option<&mut [u8]>> = if fused {
+        from.chunks_mut(chunk * out_len).map(Some).collect()
+    } else {
+        (0..d.b.div_ceil(chunk)).map(|_| None).collect()
+    };
+    out.par_chunks_mut(chunk * out_len)
+        .zip(cols.par_chunks_mut(cols_per_chunk))
         .zip(x.par_chunks(chunk * image))
-        .map(|((out, cols), x)| {
+        .zip(from_chunks.par_iter_mut())
+        .for_each(|(((out, cols), x), from)| {
             let images = x.len() / image;
-            let mut from = vec![0u32; if fused { images * out_len } else { 0 }];
-            let mut y = if fused {
-                T::scratch(d.o * hw)
-            } else {
-                Vec::new()
-            };
+            let mut padded = T::buffer(d.padded_len());
+            let mut y = T::scratch(d.o * wide);
             for s in 0..images {
-                let cols = &mut cols[s * ck * hw..(s + 1) * ck * hw];
-                im2col(&x[s * image..(s + 1) * image], cols, d);
-                let dst = if fused {
-                    &mut y[..]
+                let cols = if keep {
+                    &mut cols[s * ck * wide..(s + 1) * ck * wide]
                 } else {
-                    &mut out[s * out_len..(s + 1) * out_len]
+                    &mut cols[..]
                 };
-                for (row, &bv) in dst.chunks_exact_mut(hw).zip(&bias) {
+                pad_image(&x[s * image..(s + 1) * image], &mut padded, d);
+                im2col(&padded, cols, d);
+                for (row, &bv) in y.chunks_exact_mut(wide).zip(&bias) {
                     row.fill(bv);
                 }
                 matmul(
                     d.o,
-                    hw,
+                    wide,
                     ck,
-                    dst,
-                    hw,
+                    &mut y,
+                    wide,
                     true,
                     View::rows(&weight, ck),
-                    View::rows(cols, hw),
+                    View::rows(cols, wide),
                 );
-                if fused {
-                    epilogue_forward(
-                        &y,
-                        &mut out[s * out_len..(s + 1) * out_len],
-                        &mut from[s * out_len..(s + 1) * out_len],
-                        d,
-                    );
+                let out = &mut out[s * out_len..(s + 1) * out_len];
+                match from.as_deref_mut() {
+                    Some(from) => {
+                        epilogue_forward(&y, out, &mut from[s * out_len..(s + 1) * out_len], d)
+                    }
+                    None => {
+                        for (o, plane) in y.chunks_exact(wide).enumerate() {
+                            for i in 0..d.ho {
+                                out[(o * d.ho + i) * d.wo..(o * d.ho + i + 1) * d.wo]
+                                    .copy_from_slice(&plane[i * d.wpad()..i * d.wpad() + d.wo]);
+                            }
+                        }
+                    }
                 }
             }
             T::recycle(y);
-            from
-        })
-        .collect();
+            T::recycle(padded);
+        });
+    drop(from_chunks);
     let out = flex_tensor(out, d.out_shape());
     if !keep {
         T::recycle(cols);
@@ -434,7 +502,7 @@ fn forward<T: Real>(
             dims: *d,
             weight,
             cols,
-            from: if fused { from } else { Vec::new() },
+            from,
         }),
     ))
 }
@@ -480,7 +548,7 @@ fn backward<T: Real>(
     need: [bool; 3],
 ) -> (Option<Vec<T>>, Option<Vec<T>>, Option<Vec<T>>) {
     let d = &tape.dims;
-    let (ck, hw, out_len) = (d.ck(), d.hw(), d.out_len());
+    let (ck, wide, out_len) = (d.ck(), d.wide(), d.out_len());
     let image = d.c * d.h * d.w;
     let chunk = d.chunk();
     let fused = d.epilogue.active();
@@ -498,39 +566,28 @@ fn backward<T: Real>(
     let partials: Vec<(Vec<T>, Vec<T>)> = dx_chunks
         .into_par_iter()
         .enumerate()
-        .map(|(ci, dx)| {
+        .map(|(ci, mut dx)| {
             let first = ci * chunk;
             let images = chunk.min(d.b - first);
             let mut dw = vec![T::ZERO; d.o * ck];
             let mut db = vec![T::ZERO; d.o];
-            let mut delta = if fused {
-                T::scratch(d.o * hw)
+            let mut delta = T::scratch(d.o * wide);
+            let (mut dcols, mut dx_pad) = if dx.is_some() {
+                (T::scratch(ck * wide), T::scratch(d.padded_len()))
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
-            let mut dcols = if dx.is_some() {
-                T::scratch(ck * hw)
-            } else {
-                Vec::new()
-            };
-            let mut dx = dx;
             for s in 0..images {
                 let b = first + s;
                 let g = &d_out[b * out_len..(b + 1) * out_len];
-                let dy: &[T] = if fused {
-                    delta.fill(T::ZERO);
-                    let from = &tape.from[ci][s * out_len..(s + 1) * out_len];
-                    for (&k, &v) in from.iter().zip(g) {
-                        if k != CUT {
-                            delta[k as usize] = v;
-                        }
-                    }
-                    &delta
+                let from = if fused {
+                    &tape.from[b * out_len..(b + 1) * out_len]
                 } else {
-                    g
+                    &[]
                 };
+                epilogue_backward(g, from, &mut delta, d);
                 if need[2] {
-                    for (acc, row) in db.iter_mut().zip(dy.chunks_exact(hw)) {
+                    for (acc, row) in db.iter_mut().zip(delta.chunks_exact(wide)) {
                         let mut sum = T::ZERO;
                         for &v in row {
                             sum += v;
@@ -538,37 +595,38 @@ fn backward<T: Real>(
                         *acc += sum;
                     }
                 }
-                let cols = &tape.cols[b * ck * hw..(b + 1) * ck * hw];
+                let cols = &tape.cols[b * ck * wide..(b + 1) * ck * wide];
                 if need[1] {
                     // ∂W += δ_b · cols_bᵀ
                     matmul(
                         d.o,
                         ck,
-                        hw,
+                        wide,
                         &mut dw,
                         ck,
                         true,
-                        View::rows(dy, hw),
-                        View::transposed(cols, hw),
+                        View::rows(&delta, wide),
+                        View::transposed(cols, wide),
                     );
                 }
                 if let Some(dx) = dx.as_deref_mut() {
                     // ∂cols = Wᵀ · δ_b, then col2im.
                     matmul(
                         ck,
-                        hw,
+                        wide,
                         d.o,
                         &mut dcols,
-                        hw,
+                        wide,
                         false,
                         View::transposed(&tape.weight, ck),
-                        View::rows(dy, hw),
+                        View::rows(&delta, wide),
                     );
-                    col2im(&dcols, &mut dx[s * image..(s + 1) * image], d);
+                    col2im(&dcols, &mut dx_pad, &mut dx[s * image..(s + 1) * image], d);
                 }
             }
             T::recycle(delta);
             T::recycle(dcols);
+            T::recycle(dx_pad);
             (dw, db)
         })
         .collect();
