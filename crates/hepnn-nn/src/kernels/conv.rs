@@ -265,8 +265,9 @@ struct Tape<T: Real> {
     dims: Dims,
     /// The weights, `[O, C·kh·kw]`.
     weight: Vec<T>,
-    /// The wide columns of every image, `[B, C·kh·kw, H'·W_pad]`.
-    cols: Vec<T>,
+    /// The zero-padded images, `[B, padded_len]` (the wide columns of image b, row (c, m, n),
+    /// are `padded[b][offset(c, m, n)..][..H'·W_pad]`).
+    padded: Vec<T>,
     /// For every output value: where in its pooling window the maximum was (m·p + n), or
     /// [`CUT`] where ReLU cut it. Empty without an epilogue.
     from: Vec<u8>,
@@ -277,7 +278,7 @@ const CUT: u8 = u8::MAX;
 
 impl<T: Real> Drop for Tape<T> {
     fn drop(&mut self) {
-        T::recycle(std::mem::take(&mut self.cols));
+        T::recycle(std::mem::take(&mut self.padded));
     }
 }
 
@@ -413,6 +414,111 @@ fn epilogue_backward<T: Real>(g: &[T], from: &[u8], delta: &mut [T], d: &Dims) {
     }
 }
 
+/// `dw[o, r] += Σ_t delta[o, t] · padded[offsets[r] + t]` (t < H'·W_pad): the weight gradient of
+/// one image, `δ_b · cols_bᵀ`. With f32 on an AVX-512 CPU, O × C·kh·kw dot products reading the
+/// columns in place from the padded image; otherwise the columns are built in `cols` (scratch)
+/// and multiplied by [`matmul`].
+fn weight_grad<T: Real>(
+    delta: &[T],
+    padded: &[T],
+    offsets: &[usize],
+    d: &Dims,
+    cols: &mut Vec<T>,
+    dw: &mut [T],
+) {
+    let (ck, wide) = (d.ck(), d.wide());
+    #[cfg(target_arch = "x86_64")]
+    if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>() && super::avx512_available() {
+        let last = offsets.iter().max().map_or(0, |&at| at + wide);
+        assert!(last <= padded.len() && delta.len() == d.o * wide && dw.len() == d.o * ck);
+        let f = |v: &[T]| v.as_ptr().cast::<f32>();
+        // SAFETY: T is f32 (same layout); the CPU has AVX-512F; every index read is checked
+        // above (rows of δ: d.o · wide values, columns: offsets[r] + wide ≤ padded.len()).
+        unsafe {
+            dots_f32_avx512(
+                f(delta),
+                d.o,
+                f(padded),
+                offsets,
+                wide,
+                dw.as_mut_ptr().cast::<f32>(),
+            )
+        };
+        return;
+    }
+    if cols.len() != ck * wide {
+        cols.resize(ck * wide, T::ZERO);
+    }
+    im2col(padded, cols, d);
+    matmul(
+        d.o,
+        ck,
+        wide,
+        dw,
+        ck,
+        true,
+        View::rows(delta, wide),
+        View::transposed(cols, wide),
+    );
+}
+
+/// `dw[q, r] += Σ_{t < len} delta[q·len + t] · padded[offsets[r] + t]` for q < `o`, r <
+/// `offsets.len()` (dw row-major with `offsets.len()` columns): four rows of δ at a time against
+/// one column row, 16 lanes, the tail masked.
+///
+/// # Safety
+/// The CPU has AVX-512F; `delta` holds `o · len` values, `padded` at least `offsets[r] + len`
+/// for every r, `dw` `o · offsets.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dots_f32_avx512(
+    delta: *const f32,
+    o: usize,
+    padded: *const f32,
+    offsets: &[usize],
+    len: usize,
+    dw: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let ck = offsets.len();
+    let full = len / 16 * 16;
+    let tail = len - full;
+    let mask = ((1u32 << tail) - 1) as __mmask16;
+    for (r, &at) in offsets.iter().enumerate() {
+        let col = padded.wrapping_add(at);
+        let mut q = 0;
+        while q < o {
+            let n = (o - q).min(4);
+            let rows: [*const f32; 4] =
+                core::array::from_fn(|i| delta.wrapping_add((q + i.min(n - 1)) * len));
+            let mut acc = [_mm512_setzero_ps(); 4];
+            let mut t = 0;
+            // SAFETY (all loads and the stores): inside the slices (caller's contract); rows
+            // beyond n repeat row n − 1 and are not stored.
+            unsafe {
+                while t < full {
+                    let cv = _mm512_loadu_ps(col.add(t));
+                    for i in 0..4 {
+                        acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(rows[i].add(t)), cv, acc[i]);
+                    }
+                    t += 16;
+                }
+                if tail > 0 {
+                    let cv = _mm512_maskz_loadu_ps(mask, col.add(full));
+                    for i in 0..4 {
+                        let dv = _mm512_maskz_loadu_ps(mask, rows[i].add(full));
+                        acc[i] = _mm512_fmadd_ps(dv, cv, acc[i]);
+                    }
+                }
+                for (i, acc) in acc.iter().enumerate().take(n) {
+                    *dw.add((q + i) * ck + r) += _mm512_reduce_add_ps(*acc);
+                }
+            }
+            q += n;
+        }
+    }
+}
+
 /// The forward pass on Flex primitives; returns the output and, with `keep`, the tape.
 #[allow(clippy::type_complexity)]
 fn forward<T: Real>(
@@ -428,37 +534,38 @@ fn forward<T: Real>(
     let image = d.c * d.h * d.w;
     let chunk = d.chunk();
     let fused = d.epilogue.active();
-    // Without the tape, one image's columns per chunk suffice.
-    let cols_len = if keep {
-        d.b * ck * wide
+    // Without the tape, one padded image per chunk suffices.
+    let padded_len = d.padded_len();
+    let chunks = d.b.div_ceil(chunk);
+    let (per_chunk, total) = if keep {
+        (chunk * padded_len, d.b * padded_len)
     } else {
-        d.b.div_ceil(chunk) * ck * wide
+        (padded_len, chunks * padded_len)
     };
-    let cols_per_chunk = if keep { chunk * ck * wide } else { ck * wide };
-    let mut cols = T::scratch(cols_len);
+    let mut padded = T::buffer(total);
     let mut out = vec![T::ZERO; d.b * out_len];
     let mut from = vec![0u8; if fused { d.b * out_len } else { 0 }];
     let mut from_chunks: Vec<Option<&mut [u8]>> = if fused {
         from.chunks_mut(chunk * out_len).map(Some).collect()
     } else {
-        (0..d.b.div_ceil(chunk)).map(|_| None).collect()
+        (0..chunks).map(|_| None).collect()
     };
     out.par_chunks_mut(chunk * out_len)
-        .zip(cols.par_chunks_mut(cols_per_chunk))
+        .zip(padded.par_chunks_mut(per_chunk))
         .zip(x.par_chunks(chunk * image))
         .zip(from_chunks.par_iter_mut())
-        .for_each(|(((out, cols), x), from)| {
+        .for_each(|(((out, padded), x), from)| {
             let images = x.len() / image;
-            let mut padded = T::buffer(d.padded_len());
+            let mut cols = T::scratch(ck * wide);
             let mut y = T::scratch(d.o * wide);
             for s in 0..images {
-                let cols = if keep {
-                    &mut cols[s * ck * wide..(s + 1) * ck * wide]
+                let padded = if keep {
+                    &mut padded[s * padded_len..(s + 1) * padded_len]
                 } else {
-                    &mut cols[..]
+                    &mut padded[..]
                 };
-                pad_image(&x[s * image..(s + 1) * image], &mut padded, d);
-                im2col(&padded, cols, d);
+                pad_image(&x[s * image..(s + 1) * image], padded, d);
+                im2col(padded, &mut cols, d);
                 for (row, &bv) in y.chunks_exact_mut(wide).zip(&bias) {
                     row.fill(bv);
                 }
@@ -470,7 +577,7 @@ fn forward<T: Real>(
                     wide,
                     true,
                     View::rows(&weight, ck),
-                    View::rows(cols, wide),
+                    View::rows(&cols, wide),
                 );
                 let out = &mut out[s * out_len..(s + 1) * out_len];
                 match from.as_deref_mut() {
@@ -488,12 +595,12 @@ fn forward<T: Real>(
                 }
             }
             T::recycle(y);
-            T::recycle(padded);
+            T::recycle(cols);
         });
     drop(from_chunks);
     let out = flex_tensor(out, d.out_shape());
     if !keep {
-        T::recycle(cols);
+        T::recycle(padded);
         return Some((out, None));
     }
     Some((
@@ -501,7 +608,7 @@ fn forward<T: Real>(
         Some(Tape {
             dims: *d,
             weight,
-            cols,
+            padded,
             from,
         }),
     ))
@@ -552,6 +659,7 @@ fn backward<T: Real>(
     let image = d.c * d.h * d.w;
     let chunk = d.chunk();
     let fused = d.epilogue.active();
+    let offsets: Vec<usize> = (0..ck).map(|r| row_offset(d, r)).collect();
     let mut dx = if need[0] {
         vec![T::ZERO; d.b * image]
     } else {
@@ -572,6 +680,7 @@ fn backward<T: Real>(
             let mut dw = vec![T::ZERO; d.o * ck];
             let mut db = vec![T::ZERO; d.o];
             let mut delta = T::scratch(d.o * wide);
+            let mut cols = Vec::new();
             let (mut dcols, mut dx_pad) = if dx.is_some() {
                 (T::scratch(ck * wide), T::scratch(d.padded_len()))
             } else {
@@ -595,19 +704,10 @@ fn backward<T: Real>(
                         *acc += sum;
                     }
                 }
-                let cols = &tape.cols[b * ck * wide..(b + 1) * ck * wide];
                 if need[1] {
-                    // ∂W += δ_b · cols_bᵀ
-                    matmul(
-                        d.o,
-                        ck,
-                        wide,
-                        &mut dw,
-                        ck,
-                        true,
-                        View::rows(&delta, wide),
-                        View::transposed(cols, wide),
-                    );
+                    // ∂W += δ_b · cols_bᵀ, the columns read in place from the padded image.
+                    let padded = &tape.padded[b * d.padded_len()..(b + 1) * d.padded_len()];
+                    weight_grad(&delta, padded, &offsets, d, &mut cols, &mut dw);
                 }
                 if let Some(dx) = dx.as_deref_mut() {
                     // ∂cols = Wᵀ · δ_b, then col2im.
@@ -625,6 +725,7 @@ fn backward<T: Real>(
                 }
             }
             T::recycle(delta);
+            T::recycle(cols);
             T::recycle(dcols);
             T::recycle(dx_pad);
             (dw, db)
