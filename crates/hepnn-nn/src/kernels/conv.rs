@@ -386,38 +386,68 @@ fn epilogue_forward<T: Real>(y: &[T], out: &mut [T], from: &mut [u8], d: &Dims) 
     }
 }
 
-/// The epilogue's backward for one image: ∂L/∂out → the wide ∂L/∂y (zero elsewhere).
-fn epilogue_backward<T: Real>(g: &[T], from: &[u8], delta: &mut [T], d: &Dims) {
+/// The epilogue's backward for one image: ∂L/∂out → the wide ∂L/∂y (zero elsewhere), and
+/// `db[o] += Σ ∂L/∂y[o, ·]`.
+fn epilogue_backward<T: Real>(g: &[T], from: &[u8], delta: &mut [T], db: &mut [T], d: &Dims) {
     let (wide, wpad) = (d.wide(), d.wpad());
     delta.fill(T::ZERO);
     if !d.epilogue.active() {
         for (o, plane) in delta.chunks_exact_mut(wide).enumerate() {
+            let g = &g[o * d.ho * d.wo..(o + 1) * d.ho * d.wo];
             for i in 0..d.ho {
-                plane[i * wpad..i * wpad + d.wo]
-                    .copy_from_slice(&g[(o * d.ho + i) * d.wo..(o * d.ho + i + 1) * d.wo]);
+                plane[i * wpad..i * wpad + d.wo].copy_from_slice(&g[i * d.wo..(i + 1) * d.wo]);
             }
+            db[o] += lane_sum(g);
         }
         return;
     }
     let p = d.epilogue.pool;
     let (hp, wp) = d.pooled();
+    // Window code m·p + n → offset m·W_pad + n.
+    let at: Vec<usize> = (0..p * p).map(|f| (f / p) * wpad + f % p).collect();
     for (o, plane) in delta.chunks_exact_mut(wide).enumerate() {
+        let mut sum = T::ZERO;
         for pi in 0..hp {
             let k0 = (o * hp + pi) * wp;
+            let row = &mut plane[pi * p * wpad..];
             for (pj, (&f, &v)) in from[k0..k0 + wp].iter().zip(&g[k0..k0 + wp]).enumerate() {
                 if f != CUT {
-                    let (m, n) = (f as usize / p, f as usize % p);
-                    plane[(pi * p + m) * wpad + pj * p + n] = v;
+                    row[pj * p + at[f as usize]] = v;
+                    sum += v;
                 }
             }
         }
+        db[o] += sum;
     }
 }
 
-/// `dw[o, r] += Σ_t delta[o, t] · padded[offsets[r] + t]` (t < H'·W_pad): the weight gradient of
-/// one image, `δ_b · cols_bᵀ`. With f32 on an AVX-512 CPU, O × C·kh·kw dot products reading the
-/// columns in place from the padded image; otherwise the columns are built in `cols` (scratch)
-/// and multiplied by [`matmul`].
+/// Σ values, in 16 lanes (vectorisable).
+fn lane_sum<T: Real>(values: &[T]) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    let mut s = T::ZERO;
+    for &v in chunks.remainder() {
+        s += v;
+    }
+    for v in acc {
+        s += v;
+    }
+    s
+}
+
+/// Lanes of the vectorised sums.
+const LANES: usize = 16;
+
+/// `dw[o, r] += Σ_s Σ_t delta_s[o, t] · padded_s[offsets[r] + t]` over the images s of a chunk
+/// (t < H'·W_pad; `delta` `[images, O, H'·W_pad]`, `padded` `[images, padded_len]`): the weight
+/// gradient `Σ_s δ_s · cols_sᵀ`. With f32 on an AVX-512 CPU, O × C·kh·kw dot products reading the
+/// columns in place from the padded images (one horizontal sum per chunk); otherwise the columns
+/// are built in `cols` (scratch) and multiplied by [`matmul`].
 fn weight_grad<T: Real>(
     delta: &[T],
     padded: &[T],
@@ -426,21 +456,32 @@ fn weight_grad<T: Real>(
     cols: &mut Vec<T>,
     dw: &mut [T],
 ) {
-    let (ck, wide) = (d.ck(), d.wide());
+    let (ck, wide, plen) = (d.ck(), d.wide(), d.padded_len());
+    let images = delta.len() / (d.o * wide);
     #[cfg(target_arch = "x86_64")]
     if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>() && super::avx512_available() {
         let last = offsets.iter().max().map_or(0, |&at| at + wide);
-        assert!(last <= padded.len() && delta.len() == d.o * wide && dw.len() == d.o * ck);
+        assert!(
+            images > 0
+                && last <= plen
+                && padded.len() == images * plen
+                && delta.len() == images * d.o * wide
+                && dw.len() == d.o * ck
+        );
         let f = |v: &[T]| v.as_ptr().cast::<f32>();
         // SAFETY: T is f32 (same layout); the CPU has AVX-512F; every index read is checked
-        // above (rows of δ: d.o · wide values, columns: offsets[r] + wide ≤ padded.len()).
+        // above.
         unsafe {
             dots_f32_avx512(
                 f(delta),
-                d.o,
                 f(padded),
+                Dots {
+                    images,
+                    o: d.o,
+                    len: wide,
+                    plen,
+                },
                 offsets,
-                wide,
                 dw.as_mut_ptr().cast::<f32>(),
             )
         };
@@ -449,70 +490,91 @@ fn weight_grad<T: Real>(
     if cols.len() != ck * wide {
         cols.resize(ck * wide, T::ZERO);
     }
-    im2col(padded, cols, d);
-    matmul(
-        d.o,
-        ck,
-        wide,
-        dw,
-        ck,
-        true,
-        View::rows(delta, wide),
-        View::transposed(cols, wide),
-    );
+    for s in 0..images {
+        im2col(&padded[s * plen..(s + 1) * plen], cols, d);
+        matmul(
+            d.o,
+            ck,
+            wide,
+            dw,
+            ck,
+            true,
+            View::rows(&delta[s * d.o * wide..(s + 1) * d.o * wide], wide),
+            View::transposed(cols, wide),
+        );
+    }
 }
 
-/// `dw[q, r] += Σ_{t < len} delta[q·len + t] · padded[offsets[r] + t]` for q < `o`, r <
-/// `offsets.len()` (dw row-major with `offsets.len()` columns): four rows of δ at a time against
-/// one column row, 16 lanes, the tail masked.
+/// Sizes of [`dots_f32_avx512`].
+#[cfg(target_arch = "x86_64")]
+struct Dots {
+    images: usize,
+    o: usize,
+    /// Dot product length.
+    len: usize,
+    /// Values per padded image.
+    plen: usize,
+}
+
+/// `dw[q, r] += Σ_s Σ_{t < len} delta[(s·o + q)·len + t] · padded[s·plen + offsets[r] + t]`
+/// (dw row-major with `offsets.len()` columns): four rows of δ at a time against one column
+/// row, 16 lanes, the tail masked, accumulated in registers over the images.
 ///
 /// # Safety
-/// The CPU has AVX-512F; `delta` holds `o · len` values, `padded` at least `offsets[r] + len`
-/// for every r, `dw` `o · offsets.len()`.
+/// The CPU has AVX-512F; `delta` holds `images · o · len` values, `padded` `images · plen` with
+/// `offsets[r] + len ≤ plen`, `dw` `o · offsets.len()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn dots_f32_avx512(
     delta: *const f32,
-    o: usize,
     padded: *const f32,
+    n: Dots,
     offsets: &[usize],
-    len: usize,
     dw: *mut f32,
 ) {
     use std::arch::x86_64::*;
+    let Dots {
+        images,
+        o,
+        len,
+        plen,
+    } = n;
     let ck = offsets.len();
     let full = len / 16 * 16;
     let tail = len - full;
     let mask = ((1u32 << tail) - 1) as __mmask16;
     for (r, &at) in offsets.iter().enumerate() {
-        let col = padded.wrapping_add(at);
         let mut q = 0;
         while q < o {
             let n = (o - q).min(4);
-            let rows: [*const f32; 4] =
-                core::array::from_fn(|i| delta.wrapping_add((q + i.min(n - 1)) * len));
             let mut acc = [_mm512_setzero_ps(); 4];
-            let mut t = 0;
-            // SAFETY (all loads and the stores): inside the slices (caller's contract); rows
-            // beyond n repeat row n − 1 and are not stored.
-            unsafe {
-                while t < full {
-                    let cv = _mm512_loadu_ps(col.add(t));
-                    for i in 0..4 {
-                        acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(rows[i].add(t)), cv, acc[i]);
+            for s in 0..images {
+                let col = padded.wrapping_add(s * plen + at);
+                let rows: [*const f32; 4] =
+                    core::array::from_fn(|i| delta.wrapping_add((s * o + q + i.min(n - 1)) * len));
+                let mut t = 0;
+                // SAFETY (loads): inside the slices (caller's contract); rows beyond n repeat
+                // row n − 1 and are not stored.
+                unsafe {
+                    while t < full {
+                        let cv = _mm512_loadu_ps(col.add(t));
+                        for i in 0..4 {
+                            acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(rows[i].add(t)), cv, acc[i]);
+                        }
+                        t += 16;
                     }
-                    t += 16;
-                }
-                if tail > 0 {
-                    let cv = _mm512_maskz_loadu_ps(mask, col.add(full));
-                    for i in 0..4 {
-                        let dv = _mm512_maskz_loadu_ps(mask, rows[i].add(full));
-                        acc[i] = _mm512_fmadd_ps(dv, cv, acc[i]);
+                    if tail > 0 {
+                        let cv = _mm512_maskz_loadu_ps(mask, col.add(full));
+                        for i in 0..4 {
+                            let dv = _mm512_maskz_loadu_ps(mask, rows[i].add(full));
+                            acc[i] = _mm512_fmadd_ps(dv, cv, acc[i]);
+                        }
                     }
                 }
-                for (i, acc) in acc.iter().enumerate().take(n) {
-                    *dw.add((q + i) * ck + r) += _mm512_reduce_add_ps(*acc);
-                }
+            }
+            for (i, acc) in acc.iter().enumerate().take(n) {
+                // SAFETY: (q + i, r) is inside dw (caller's contract).
+                unsafe { *dw.add((q + i) * ck + r) += _mm512_reduce_add_ps(*acc) };
             }
             q += n;
         }
@@ -679,14 +741,14 @@ fn backward<T: Real>(
             let images = chunk.min(d.b - first);
             let mut dw = vec![T::ZERO; d.o * ck];
             let mut db = vec![T::ZERO; d.o];
-            let mut delta = T::scratch(d.o * wide);
+            let mut delta = T::scratch(images * d.o * wide);
             let mut cols = Vec::new();
             let (mut dcols, mut dx_pad) = if dx.is_some() {
                 (T::scratch(ck * wide), T::scratch(d.padded_len()))
             } else {
                 (Vec::new(), Vec::new())
             };
-            for s in 0..images {
+            for (s, delta) in delta.chunks_exact_mut(d.o * wide).enumerate() {
                 let b = first + s;
                 let g = &d_out[b * out_len..(b + 1) * out_len];
                 let from = if fused {
@@ -694,21 +756,7 @@ fn backward<T: Real>(
                 } else {
                     &[]
                 };
-                epilogue_backward(g, from, &mut delta, d);
-                if need[2] {
-                    for (acc, row) in db.iter_mut().zip(delta.chunks_exact(wide)) {
-                        let mut sum = T::ZERO;
-                        for &v in row {
-                            sum += v;
-                        }
-                        *acc += sum;
-                    }
-                }
-                if need[1] {
-                    // ∂W += δ_b · cols_bᵀ, the columns read in place from the padded image.
-                    let padded = &tape.padded[b * d.padded_len()..(b + 1) * d.padded_len()];
-                    weight_grad(&delta, padded, &offsets, d, &mut cols, &mut dw);
-                }
+                epilogue_backward(g, from, delta, &mut db, d);
                 if let Some(dx) = dx.as_deref_mut() {
                     // ∂cols = Wᵀ · δ_b, then col2im.
                     matmul(
@@ -719,10 +767,16 @@ fn backward<T: Real>(
                         wide,
                         false,
                         View::transposed(&tape.weight, ck),
-                        View::rows(&delta, wide),
+                        View::rows(delta, wide),
                     );
                     col2im(&dcols, &mut dx_pad, &mut dx[s * image..(s + 1) * image], d);
                 }
+            }
+            if need[1] {
+                // ∂W += Σ_s δ_s · cols_sᵀ, the columns read in place from the padded images.
+                let plen = d.padded_len();
+                let padded = &tape.padded[first * plen..(first + images) * plen];
+                weight_grad(&delta, padded, &offsets, d, &mut cols, &mut dw);
             }
             T::recycle(delta);
             T::recycle(cols);
