@@ -517,8 +517,8 @@ struct Dots {
 }
 
 /// `dw[q, r] += Σ_s Σ_{t < len} delta[(s·o + q)·len + t] · padded[s·plen + offsets[r] + t]`
-/// (dw row-major with `offsets.len()` columns): four rows of δ at a time against one column
-/// row, 16 lanes, the tail masked, accumulated in registers over the images.
+/// (dw row-major with `offsets.len()` columns): four rows of δ at a time against two column
+/// rows, 16 lanes, the tail masked, accumulated in registers over the images.
 ///
 /// # Safety
 /// The CPU has AVX-512F; `delta` holds `images · o · len` values, `padded` `images · plen` with
@@ -543,41 +543,54 @@ unsafe fn dots_f32_avx512(
     let full = len / 16 * 16;
     let tail = len - full;
     let mask = ((1u32 << tail) - 1) as __mmask16;
-    for (r, &at) in offsets.iter().enumerate() {
+    // Blocks of two column rows (r, r + 1) × four rows of δ: eight accumulators, six loads per
+    // eight multiply-adds.
+    let mut r = 0;
+    while r < ck {
+        let nr = (ck - r).min(2);
+        let ats = [offsets[r], offsets[r + nr - 1]];
         let mut q = 0;
         while q < o {
             let n = (o - q).min(4);
-            let mut acc = [_mm512_setzero_ps(); 4];
+            let mut acc = [[_mm512_setzero_ps(); 4]; 2];
             for s in 0..images {
-                let col = padded.wrapping_add(s * plen + at);
+                let cols = ats.map(|at| padded.wrapping_add(s * plen + at));
                 let rows: [*const f32; 4] =
                     core::array::from_fn(|i| delta.wrapping_add((s * o + q + i.min(n - 1)) * len));
                 let mut t = 0;
-                // SAFETY (loads): inside the slices (caller's contract); rows beyond n repeat
-                // row n − 1 and are not stored.
+                // SAFETY (loads): inside the slices (caller's contract); rows beyond n and
+                // columns beyond nr repeat the last one and are not stored.
                 unsafe {
                     while t < full {
-                        let cv = _mm512_loadu_ps(col.add(t));
+                        let cv = cols.map(|c| _mm512_loadu_ps(c.add(t)));
                         for i in 0..4 {
-                            acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(rows[i].add(t)), cv, acc[i]);
+                            let dv = _mm512_loadu_ps(rows[i].add(t));
+                            for j in 0..2 {
+                                acc[j][i] = _mm512_fmadd_ps(dv, cv[j], acc[j][i]);
+                            }
                         }
                         t += 16;
                     }
                     if tail > 0 {
-                        let cv = _mm512_maskz_loadu_ps(mask, col.add(full));
+                        let cv = cols.map(|c| _mm512_maskz_loadu_ps(mask, c.add(full)));
                         for i in 0..4 {
                             let dv = _mm512_maskz_loadu_ps(mask, rows[i].add(full));
-                            acc[i] = _mm512_fmadd_ps(dv, cv, acc[i]);
+                            for j in 0..2 {
+                                acc[j][i] = _mm512_fmadd_ps(dv, cv[j], acc[j][i]);
+                            }
                         }
                     }
                 }
             }
-            for (i, acc) in acc.iter().enumerate().take(n) {
-                // SAFETY: (q + i, r) is inside dw (caller's contract).
-                unsafe { *dw.add((q + i) * ck + r) += _mm512_reduce_add_ps(*acc) };
+            for (j, acc) in acc.iter().enumerate().take(nr) {
+                for (i, acc) in acc.iter().enumerate().take(n) {
+                    // SAFETY: (q + i, r + j) is inside dw (caller's contract).
+                    unsafe { *dw.add((q + i) * ck + r + j) += _mm512_reduce_add_ps(*acc) };
+                }
             }
             q += n;
         }
+        r += nr;
     }
 }
 
