@@ -85,13 +85,12 @@ pub struct ConvBlock {
 }
 
 impl ConvBlock {
-    /// `maxpool(ReLU(conv(x)))`.
+    /// `maxpool(ReLU(conv(x)))`, as one fused operation ([`super::conv2d_relu_pool`]) where the
+    /// hand-written kernel applies, burn's convolution, ReLU and max-pool otherwise.
     ///
     /// # Shapes
     /// - `x`: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, height', width']` ([`ConvBlockConfig::output_size`])
-    /// Runs as one fused operation ([`super::conv2d_relu_pool`]) where the hand-written kernel
-    /// applies, burn's convolution, ReLU and max-pool otherwise.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         super::conv2d_relu_pool(&self.conv, x, self.pool)
     }

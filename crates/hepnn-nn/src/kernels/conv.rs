@@ -356,7 +356,7 @@ fn epilogue_forward<T: Real>(y: &[T], out: &mut [T], from: &mut [u8], d: &Dims) 
                     let (m0, i0) = if a[1] > a[0] { (a[1], 1) } else { (a[0], 0) };
                     let (m1, i1) = if b[1] > b[0] { (b[1], 3) } else { (b[0], 2) };
                     let (m, i) = if m1 > m0 { (m1, i1) } else { (m0, i0) };
-                    let cut = relu && !(m > T::ZERO);
+                    let cut = relu && m <= T::ZERO;
                     *z = if cut { T::ZERO } else { m };
                     *f = if cut { CUT } else { i };
                 }
@@ -374,7 +374,7 @@ fn epilogue_forward<T: Real>(y: &[T], out: &mut [T], from: &mut [u8], d: &Dims) 
                         }
                     }
                 }
-                if relu && !(max > T::ZERO) {
+                if relu && max <= T::ZERO {
                     out[pj] = T::ZERO;
                     from[pj] = CUT;
                 } else {
