@@ -13,7 +13,9 @@
 //! and vertical edges (façades), [`filters`] — and a network *learns* its filters, stacking
 //! convolution, ReLU and pooling ([`blocks`]): AlexNet (Krizhevsky, Sutskever, Hinton, NeurIPS
 //! 2012) and GoogLeNet's inception block (Szegedy et al., arXiv:1409.4842) are available as
-//! configurations. [`image`] writes images and feature maps as PNG.
+//! configurations. [`image`] writes images and feature maps as PNG. The learned convolutions run
+//! on hepnn's own kernel ([`conv`], [`crate::kernels::conv`]: im2col + GEMM with a hand-written
+//! backward, fused with ReLU and max-pooling) where it applies, on burn's `conv2d` otherwise.
 //!
 //! ```
 //! use burn::prelude::*;
