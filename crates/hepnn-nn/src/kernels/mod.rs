@@ -65,7 +65,7 @@
 //!   ∂L/∂y scattered through the pool/ReLU positions; ∂b = Σ δ; ∂w = Σ_b δ_b · cols_bᵀ as
 //!   AVX-512 dot products reading the columns in place from the padded images; ∂x = col2im(wᵀ ·
 //!   δ_b) (the scatter-add inverse of im2col).
-
+//!
 //! Both reuse [`matmul`], [`Real`] and the conversion helpers of this module.
 
 pub mod conv;
