@@ -594,6 +594,34 @@ unsafe fn dots_f32_avx512(
     }
 }
 
+/// The values of a Flex tensor, row-major: borrowed in place when it is contiguous (burn's
+/// `into_data` copies a shared buffer, twice), copied otherwise. `None` for another dtype.
+fn flex_slice<T: Real>(tensor: &FlexTensor) -> Option<std::borrow::Cow<'_, [T]>> {
+    use core::any::TypeId;
+    if tensor.dtype() != T::DTYPE {
+        return None;
+    }
+    let cast = |ptr: *const T, len: usize| {
+        // SAFETY: T is the type the slice was read as (TypeId checked by the caller below).
+        std::borrow::Cow::Borrowed(unsafe { std::slice::from_raw_parts(ptr, len) })
+    };
+    let borrowed = if TypeId::of::<T>() == TypeId::of::<f32>() {
+        tensor
+            .as_slice::<f32>()
+            .map(|v| cast(v.as_ptr().cast::<T>(), v.len()))
+    } else if TypeId::of::<T>() == TypeId::of::<f64>() {
+        tensor
+            .as_slice::<f64>()
+            .map(|v| cast(v.as_ptr().cast::<T>(), v.len()))
+    } else {
+        None
+    };
+    match borrowed {
+        Some(values) if values.len() == tensor.layout().num_elements() => Some(values),
+        _ => flex_values::<T>(tensor.clone()).map(std::borrow::Cow::Owned),
+    }
+}
+
 /// The forward pass on Flex primitives; returns the output and, with `keep`, the tape.
 #[allow(clippy::type_complexity)]
 fn forward<T: Real>(
@@ -602,7 +630,8 @@ fn forward<T: Real>(
     keep: bool,
 ) -> Option<(FlexTensor, Option<Tape<T>>)> {
     let [x, weight, bias] = prims;
-    let x = flex_values::<T>(x)?;
+    let x = flex_slice::<T>(&x)?;
+    let x: &[T] = &x;
     let weight = flex_values::<T>(weight)?;
     let bias = flex_values::<T>(bias)?;
     let (ck, wide, out_len) = (d.ck(), d.wide(), d.out_len());
@@ -705,7 +734,7 @@ impl<T: Real> Backward<Flex, 3> for ConvBackward<T> {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let tape = ops.state;
         let d_out = grads.consume::<Flex>(&ops.node);
-        let d_out = flex_values::<T>(d_out).expect("the output gradient has the op's dtype");
+        let d_out = flex_slice::<T>(&d_out).expect("the output gradient has the op's dtype");
         let need = ops.parents.each_ref().map(Option::is_some);
         let (dx, dw, db) = backward(&tape, &d_out, need);
         let d = tape.dims;
