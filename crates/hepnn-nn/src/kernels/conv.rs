@@ -443,6 +443,117 @@ fn lane_sum<T: Real>(values: &[T]) -> T {
 /// Lanes of the vectorised sums.
 const LANES: usize = 16;
 
+/// `y += W · cols` for one padded image (W `[O, C·kh·kw]`, y `[O, H'·W_pad]`). With f32 on an
+/// AVX-512 CPU the columns are read in place from the padded image (row r of cols is
+/// `padded[offsets[r]..][..H'·W_pad]`); otherwise they are built in `cols` (scratch) and
+/// multiplied by [`matmul`].
+fn conv_gemm<T: Real>(
+    weight: &[T],
+    padded: &[T],
+    offsets: &[usize],
+    d: &Dims,
+    cols: &mut Vec<T>,
+    y: &mut [T],
+) {
+    let (ck, wide) = (d.ck(), d.wide());
+    #[cfg(target_arch = "x86_64")]
+    if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>() && super::avx512_available() {
+        let last = offsets.iter().max().map_or(0, |&at| at + wide);
+        assert!(last <= padded.len() && weight.len() == d.o * ck && y.len() == d.o * wide);
+        let f = |v: &[T]| v.as_ptr().cast::<f32>();
+        // SAFETY: T is f32 (same layout); the CPU has AVX-512F; every index is checked above.
+        unsafe {
+            gemm_rows_f32_avx512(
+                d.o,
+                wide,
+                f(weight),
+                f(padded),
+                offsets,
+                y.as_mut_ptr().cast::<f32>(),
+            )
+        };
+        return;
+    }
+    if cols.len() != ck * wide {
+        cols.resize(ck * wide, T::ZERO);
+    }
+    im2col(padded, cols, d);
+    matmul(
+        d.o,
+        wide,
+        ck,
+        y,
+        wide,
+        true,
+        View::rows(weight, ck),
+        View::rows(cols, wide),
+    );
+}
+
+/// `c[i, j] += Σ_kk a[i, kk] · b[offsets[kk] + j]` for i < m, j < n, kk < offsets.len(): a
+/// product whose right operand's rows start anywhere in `b` (the columns of a convolution read
+/// in place). a `m × k` row-major, c `m × n` row-major. Blocks of 8 × 32 outputs in 16 zmm
+/// registers (as [`super::matmul`]'s AVX-512 kernel), masked at the right edge.
+///
+/// # Safety
+/// The CPU has AVX-512F; `a` holds m·k values, `c` m·n, `b` at least `offsets[kk] + n` for
+/// every kk.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gemm_rows_f32_avx512(
+    m: usize,
+    n: usize,
+    a: *const f32,
+    b: *const f32,
+    offsets: &[usize],
+    c: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let k = offsets.len();
+    let mut j = 0;
+    while j < n {
+        let nr = (n - j).min(32);
+        let mask0: __mmask16 = if nr >= 16 { 0xffff } else { (1 << nr) - 1 };
+        let mask1: __mmask16 = if nr >= 32 {
+            0xffff
+        } else if nr > 16 {
+            (1 << (nr - 16)) - 1
+        } else {
+            0
+        };
+        let mut i = 0;
+        while i < m {
+            let rows = (m - i).min(8);
+            let mut acc0 = [_mm512_setzero_ps(); 8];
+            let mut acc1 = [_mm512_setzero_ps(); 8];
+            // SAFETY (loads and stores): inside the slices (caller's contract); masked lanes
+            // are not accessed; rows beyond `rows` repeat row i (in bounds) and are not stored.
+            unsafe {
+                for (kk, &at) in offsets.iter().enumerate() {
+                    let row = b.add(at + j);
+                    let b0 = _mm512_maskz_loadu_ps(mask0, row);
+                    let b1 = _mm512_maskz_loadu_ps(mask1, row.add(16));
+                    for r in 0..8 {
+                        let ri = if r < rows { r } else { 0 };
+                        let av = _mm512_set1_ps(*a.add((i + ri) * k + kk));
+                        acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+                        acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+                    }
+                }
+                for r in 0..rows {
+                    let out = c.add((i + r) * n + j);
+                    let v0 = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(mask0, out));
+                    let v1 = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(mask1, out.add(16)));
+                    _mm512_mask_storeu_ps(out, mask0, v0);
+                    _mm512_mask_storeu_ps(out.add(16), mask1, v1);
+                }
+            }
+            i += rows;
+        }
+        j += 32;
+    }
+}
+
 /// `dw[o, r] += Σ_s Σ_t delta_s[o, t] · padded_s[offsets[r] + t]` over the images s of a chunk
 /// (t < H'·W_pad; `delta` `[images, O, H'·W_pad]`, `padded` `[images, padded_len]`): the weight
 /// gradient `Σ_s δ_s · cols_sᵀ`. With f32 on an AVX-512 CPU, O × C·kh·kw dot products reading the
@@ -638,6 +749,7 @@ fn forward<T: Real>(
     let image = d.c * d.h * d.w;
     let chunk = d.chunk();
     let fused = d.epilogue.active();
+    let offsets: Vec<usize> = (0..ck).map(|r| row_offset(d, r)).collect();
     // Without the tape, one padded image per chunk suffices.
     let padded_len = d.padded_len();
     let chunks = d.b.div_ceil(chunk);
@@ -660,7 +772,7 @@ fn forward<T: Real>(
         .zip(from_chunks.par_iter_mut())
         .for_each(|(((out, padded), x), from)| {
             let images = x.len() / image;
-            let mut cols = T::scratch(ck * wide);
+            let mut cols = Vec::new();
             let mut y = T::scratch(d.o * wide);
             for s in 0..images {
                 let padded = if keep {
@@ -669,20 +781,10 @@ fn forward<T: Real>(
                     &mut padded[..]
                 };
                 pad_image(&x[s * image..(s + 1) * image], padded, d);
-                im2col(padded, &mut cols, d);
                 for (row, &bv) in y.chunks_exact_mut(wide).zip(&bias) {
                     row.fill(bv);
                 }
-                matmul(
-                    d.o,
-                    wide,
-                    ck,
-                    &mut y,
-                    wide,
-                    true,
-                    View::rows(&weight, ck),
-                    View::rows(&cols, wide),
-                );
+                conv_gemm(&weight, padded, &offsets, d, &mut cols, &mut y);
                 let out = &mut out[s * out_len..(s + 1) * out_len];
                 match from.as_deref_mut() {
                     Some(from) => {
