@@ -2,23 +2,29 @@
 //! max-pool, as one autodiff operation with a hand-written backward.
 //!
 //! ```text
-//! forward, per image b (x_b [C, H, W], W [O, C·kh·kw], y_b [O, H'·W']):
-//!     cols_b[(c, m, n), (i, j)] = x_pad[b, c, i + m, j + n]         im2col, [C·kh·kw, H'·W']
-//!     y_b = W · cols_b + b ⊗ 1                                      one GEMM
-//!     epilogue (optional): z = maxpool_p(ReLU(y)); the tape keeps, for every output, the position
-//!         of the window's maximum in y (or "none" where ReLU cut it: max ≤ 0)
-//! backward, with δ_b = ∂L/∂y_b (the epilogue's backward: ∂L/∂z scattered to the kept positions):
-//!     ∂W = Σ_b δ_b · cols_bᵀ                                        one GEMM per image
-//!     ∂b = Σ_{b, i, j} δ_b
-//!     ∂x_b = col2im(Wᵀ · δ_b)                                       one GEMM, then the
-//!                                                                   scatter-add inverse of im2col
+//! forward, per image b (x_b [C, H, W], W [O, C·kh·kw]):
+//!     x_pad = x_b zero-padded to [C, H + 2p_h, W_pad = W + 2p_w] (flattened)
+//!     cols_b[(c, m, n), t] = x_pad[offset(c, m, n) + t],  offset(c, m, n) = c·plane + m·W_pad + n,
+//!         t = i·W_pad + j < H'·W_pad: each row of the columns is one contiguous run of x_pad
+//!         ("wide" columns: the outputs j ≥ W' are computed and dropped)
+//!     y_b = W · cols_b + b ⊗ 1                        one GEMM [O, C·kh·kw] × [C·kh·kw, H'·W_pad]
+//!     epilogue (optional): z = maxpool_p(ReLU(y)); the tape keeps, for every output, where in its
+//!         window the maximum was (or "cut" where ReLU gave 0: max ≤ 0)
+//! backward, with δ_b = ∂L/∂y_b (∂L/∂z scattered to the kept positions, zero elsewhere):
+//!     ∂b = Σ_{b, t} δ_b
+//!     ∂W = Σ_b δ_b · cols_bᵀ                          O × C·kh·kw dot products of length H'·W_pad
+//!     ∂x_b = col2im(Wᵀ · δ_b)                         one GEMM, then the scatter-add inverse of
+//!                                                     im2col (only when x needs a gradient)
 //! ```
 //!
 //! H' = H + 2p_h − kh + 1, W' = W + 2p_w − kw + 1; the pooled size is ⌊H'/p⌋ × ⌊W'/p⌋ (burn's
-//! `max_pool2d` with stride = window, no padding). The columns of every image are kept on the
-//! tape (B · C·kh·kw · H'·W' values). The batch is split into a fixed number of chunks (a function
-//! of the batch size only) run on rayon's threads; the per-chunk partial sums of ∂W and ∂b are
-//! added in chunk order, so the result does not depend on the number of threads.
+//! `max_pool2d` with stride = window, no padding). The tape keeps the padded images (B · C ·
+//! (H + 2p_h) · W_pad values) and one byte per output. With f32 on an AVX-512 CPU the forward
+//! GEMM and the ∂W dot products read the columns in place from the padded images (no columns
+//! buffer); elsewhere the columns are built per image and multiplied by [`super::matmul`]. The
+//! batch is split into a fixed number of chunks (a function of the batch size only) run on
+//! rayon's threads; the per-chunk partial sums of ∂W and ∂b are added in chunk order, so the
+//! result does not depend on the number of threads.
 //!
 //! [`conv2d`] returns `None` where the kernel does not apply (a backend other than Flex, dtypes
 //! other than f32/f64, inputs mixing autodiff and plain tensors, inconsistent shapes); the caller

@@ -59,12 +59,12 @@
 //!   inputs).
 //! - CNN (issue 10), built in [`conv`]: `conv2d(x [B, C, H, W], w [O, C, kh, kw], b)` at stride 1
 //!   with zero padding, optionally fused with ReLU and a p × p max-pool, → `[B, O, H'/p, W'/p]`.
-//!   Forward per image: im2col of the zero-padded image (each row of the columns is one contiguous
-//!   run of the padded image, computed on the padded width) and one GEMM `W · cols`; the tape keeps
-//!   the padded images and, for each pooled output, where its maximum came from. Backward: δ =
-//!   ∂L/∂y scattered through the pool/ReLU positions; ∂b = Σ δ; ∂w = Σ_b δ_b · cols_bᵀ as
-//!   AVX-512 dot products reading the columns in place from the padded images; ∂x = col2im(wᵀ ·
-//!   δ_b) (the scatter-add inverse of im2col).
+//!   Forward per image: y = W · cols + b, the columns of the zero-padded image read in place
+//!   (each row of the columns is one contiguous run of the padded image, computed on the padded
+//!   width); the tape keeps the padded images and, for each pooled output, where its maximum came
+//!   from. Backward: δ = ∂L/∂y scattered through the pool/ReLU positions; ∂b = Σ δ; ∂w = Σ_b δ_b ·
+//!   cols_bᵀ as AVX-512 dot products reading the columns in place; ∂x = col2im(wᵀ · δ_b) (the
+//!   scatter-add inverse of im2col).
 //!
 //! Both reuse [`matmul`], [`Real`] and the conversion helpers of this module.
 
