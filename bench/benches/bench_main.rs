@@ -6,6 +6,8 @@
 //! - `mlp_forward`: the same MLP, forward only, on a device without autodiff.
 //! - `cnn_train_step`: batch 64 of 1×28×28 images, conv3×3 1→16 (pad 1) → ReLU → maxpool 2 →
 //!   conv3×3 16→32 (pad 1) → ReLU → maxpool 2 → flatten → linear 32·7·7→10, cross-entropy, Adam.
+//!   Each conv → ReLU → maxpool runs as one operation of hepnn's convolution kernel
+//!   (`hepnn_nn::kernels::conv`; `HEPNN_NO_CONV_KERNEL=1` runs burn's conv2d, relu, max_pool2d).
 //! - `cnn_forward`: the same CNN, forward only, on a device without autodiff.
 //! - `lstm_train_step`: hepnn's LSTM (`hepnn_nn::rnn::LstmCell`, the whole sequence as one
 //!   autodiff node, `hepnn_nn::kernels::lstm`), batch 64 of 50 steps, input 16, hidden 128, MSE of
@@ -22,15 +24,12 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::relu;
 use criterion::{Criterion, criterion_group, criterion_main};
+use hepnn_bench::cnn::MnistCnn;
 use hepnn_bench::lstm::{LastState, LstmBench, StepGraphLstm, burn_lstm, hepnn_lstm};
 use hepnn_nn::mlp::{Mlp, MlpConfig};
 
@@ -50,38 +49,6 @@ fn mnist_mlp(device: &Device) -> Mlp {
     MlpConfig::new(vec![784, 256, 256, NUM_CLASSES]).init(device)
 }
 
-/// The small MNIST CNN of the course: two conv3×3 + ReLU + maxpool-2 blocks, then a linear head.
-#[derive(Module, Debug)]
-struct Cnn {
-    conv1: Conv2d,
-    conv2: Conv2d,
-    pool: MaxPool2d,
-    head: Linear,
-}
-
-impl Cnn {
-    fn new(device: &Device) -> Self {
-        let conv3x3 = |channels_in, channels_out| {
-            Conv2dConfig::new([channels_in, channels_out], [3, 3])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
-        Self {
-            conv1: conv3x3(1, 16),
-            conv2: conv3x3(16, 32),
-            pool: MaxPool2dConfig::new([2, 2]).init(),
-            head: LinearConfig::new(32 * 7 * 7, NUM_CLASSES).init(device),
-        }
-    }
-
-    /// `[batch, 1, 28, 28]` images → `[batch, 10]` logits.
-    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv1.forward(images)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
-        self.head.forward(x.flatten(1, 3))
-    }
-}
-
 /// A model that maps an input batch to class logits.
 trait Classifier<const D: usize>: Module {
     fn logits(&self, input: Tensor<D>) -> Tensor<2>;
@@ -93,7 +60,7 @@ impl Classifier<2> for Mlp {
     }
 }
 
-impl Classifier<4> for Cnn {
+impl Classifier<4> for MnistCnn {
     fn logits(&self, input: Tensor<4>) -> Tensor<2> {
         self.forward(input)
     }
@@ -198,7 +165,7 @@ fn mlp_forward(c: &mut Criterion) {
 fn cnn_train_step(c: &mut Criterion) {
     let device = train_device();
     let mut trainer = Trainer::new(
-        Cnn::new(&device),
+        MnistCnn::new(NUM_CLASSES, &device),
         random_pixels([CNN_BATCH, 1, 28, 28], &device),
         random_labels(CNN_BATCH, &device),
         &device,
@@ -209,7 +176,7 @@ fn cnn_train_step(c: &mut Criterion) {
 
 fn cnn_forward(c: &mut Criterion) {
     let device = inference_device();
-    let model = Cnn::new(&device);
+    let model = MnistCnn::new(NUM_CLASSES, &device);
     let images = random_pixels([CNN_BATCH, 1, 28, 28], &device);
     c.bench_function("cnn_forward", |b| {
         b.iter(|| black_box(model.forward(images.clone()).sum().into_scalar::<f32>()))

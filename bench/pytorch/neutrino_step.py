@@ -6,7 +6,10 @@ Batch 32 of two 1x64x48 views; each through its own tower conv5x5 1->8 (pad 2) -
 flattened and concatenated -> linear 3072->64 -> ReLU -> linear 64->3; cross-entropy, Adam (lr 1e-3).
 Prints one JSON line: {"name": "neutrino_cnn_train_step", "ms": ..., "runs": ..., "threads": ...}
 
-Usage: python3 bench/pytorch/neutrino_step.py [--threads 2] [--runs 50] [--warmup 10]
+With `--cpu-time` the line also has `cpu_ms`: process CPU time (all threads) per run over the
+timed runs, comparable to `cargo run --release -p hepnn-bench --example cnn_cpu_time`.
+
+Usage: python3 bench/pytorch/neutrino_step.py [--threads 2] [--runs 50] [--warmup 10] [--cpu-time]
 """
 
 import argparse
@@ -42,6 +45,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--cpu-time", action="store_true", help="also print CPU ms per run")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -61,17 +65,22 @@ def main() -> None:
     for _ in range(args.warmup):
         step()
     times = []
+    cpu_start = time.process_time()
     for _ in range(args.runs):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    print(json.dumps({
+    cpu_ms = (time.process_time() - cpu_start) / args.runs * 1e3
+    record = {
         "name": "neutrino_cnn_train_step",
         "ms": round(statistics.median(times) * 1e3, 4),
         "runs": args.runs,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-    }))
+    }
+    if args.cpu_time:
+        record["cpu_ms"] = round(cpu_ms, 3)
+    print(json.dumps(record))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
@@ -86,18 +85,14 @@ pub struct ConvBlock {
 }
 
 impl ConvBlock {
-    /// `maxpool(ReLU(conv(x)))`.
+    /// `maxpool(ReLU(conv(x)))`, as one fused operation ([`super::conv2d_relu_pool`]) where the
+    /// hand-written kernel applies, burn's convolution, ReLU and max-pool otherwise.
     ///
     /// # Shapes
     /// - `x`: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, height', width']` ([`ConvBlockConfig::output_size`])
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(self.conv.forward(x));
-        if self.pool > 1 {
-            max_pool2d(y, MaxPoolOptions::new([self.pool, self.pool]))
-        } else {
-            y
-        }
+        super::conv2d_relu_pool(&self.conv, x, self.pool)
     }
 }
 

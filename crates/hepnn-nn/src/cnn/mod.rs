@@ -13,7 +13,9 @@
 //! and vertical edges (façades), [`filters`] — and a network *learns* its filters, stacking
 //! convolution, ReLU and pooling ([`blocks`]): AlexNet (Krizhevsky, Sutskever, Hinton, NeurIPS
 //! 2012) and GoogLeNet's inception block (Szegedy et al., arXiv:1409.4842) are available as
-//! configurations. [`image`] writes images and feature maps as PNG.
+//! configurations. [`image`] writes images and feature maps as PNG. The learned convolutions run
+//! on hepnn's own kernel ([`conv`], [`crate::kernels::conv`]: im2col + GEMM with a hand-written
+//! backward, fused with ReLU and max-pooling) where it applies, on burn's `conv2d` otherwise.
 //!
 //! ```
 //! use burn::prelude::*;
@@ -30,6 +32,7 @@
 //! ```
 
 pub mod blocks;
+pub mod conv;
 pub mod filters;
 pub mod im2col;
 pub mod image;
@@ -37,4 +40,5 @@ pub mod image;
 pub use blocks::{
     ConvBlock, ConvBlockConfig, ConvStack, ConvStackConfig, InceptionBlock, InceptionBlockConfig,
 };
+pub use conv::{conv2d, conv2d_relu_pool};
 pub use filters::{EdgeFilter, apply_filter};

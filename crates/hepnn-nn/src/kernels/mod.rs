@@ -5,7 +5,9 @@
 //! step records ~20 of them per time step, each with its own allocation, its own backward closure
 //! and a small matrix product. [`lstm`] replaces the whole LSTM sequence by **one** node whose
 //! forward (two kinds of matrix products and the fused gate arithmetic) and backward (back
-//! propagation through time by hand) are written here on plain `&[f32]` slices.
+//! propagation through time by hand) are written here on plain `&[f32]` slices. [`conv`] does the
+//! same for a convolution (with its ReLU and max-pool), whose burn backward computes the weight
+//! gradient as a second convolution over swapped axes.
 //!
 //! # How a custom operation reaches burn 0.22.1's autodiff without a backend generic
 //!
@@ -45,7 +47,7 @@
 //! the Flex CPU backend (others fall back). The state is kept as plain vectors: no gradient
 //! checkpointing inside the op (it is `compute_bound`, its output is never recomputed).
 //!
-//! # The same mechanism for the GNN and the CNN (sketch, not built)
+//! # The same mechanism for the GNN (sketch) and the CNN (built: [`conv`])
 //!
 //! - GNN message passing (issue 4): one op `edge_mlp_scatter(x [N, F], edges [E, 2] Int,
 //!   W₁, b₁, W₂, b₂) → [N, F']` gathering x_src ‖ x_dst per edge, running the two-layer MLP on
@@ -55,13 +57,18 @@
 //!   scatter-adds into ∂L/∂x at both ends. The edge index is an `Int` tensor: its primitive
 //!   converts with `try_into_primitive::<Flex>` and is not a differentiable input (N = 5 float
 //!   inputs).
-//! - CNN (issue 10): one op `conv2d(x [B, C, H, W], w [O, C, k, k], b) → [B, O, H', W']` doing
-//!   im2col into a [B·H'·W', C·k²] buffer kept on the tape and one GEMM with w reshaped; the
-//!   backward is ∂w = colsᵀ·∂y (one GEMM), ∂b = Σ ∂y, ∂cols = ∂y·w followed by col2im (the
-//!   scatter-add inverse of im2col) for ∂x.
+//! - CNN (issue 10), built in [`conv`]: `conv2d(x [B, C, H, W], w [O, C, kh, kw], b)` at stride 1
+//!   with zero padding, optionally fused with ReLU and a p × p max-pool, → `[B, O, H'/p, W'/p]`.
+//!   Forward per image: y = W · cols + b, the columns of the zero-padded image read in place
+//!   (each row of the columns is one contiguous run of the padded image, computed on the padded
+//!   width); the tape keeps the padded images and, for each pooled output, where its maximum came
+//!   from. Backward: δ = ∂L/∂y scattered through the pool/ReLU positions; ∂b = Σ δ; ∂w = Σ_b δ_b ·
+//!   cols_bᵀ as AVX-512 dot products reading the columns in place; ∂x = col2im(wᵀ · δ_b) (the
+//!   scatter-add inverse of im2col).
 //!
 //! Both reuse [`matmul`], [`Real`] and the conversion helpers of this module.
 
+pub mod conv;
 pub mod lstm;
 
 use core::fmt::Debug;
