@@ -18,6 +18,16 @@
 //! pass (5·T·B·H values). With per-sequence lengths, steps t ≥ length_b leave sequence b's state
 //! unchanged and output zero, as [`crate::rnn::RecurrentCell::run`].
 //!
+//! **Threads.** The batch rows are independent until the weight gradients: the batch is cut into
+//! chunks of consecutive rows ([`default_chunks`]: one per rayon thread, at least 8 rows each) and
+//! each chunk runs its input projection, its whole forward sequence, its whole back propagation
+//! through time, its ∂x and its own ∂W_ih, ∂W_hh, ∂b on one rayon task: one fork-join per pass,
+//! none per step (splitting each per-step product instead costs 50 joins per pass and was
+//! measured slower). The chunks' weight gradients are summed in chunk order, so a given chunk
+//! count always gives the same numbers; one chunk is the plain single-thread kernel. The per-step
+//! buffers are laid out chunk after chunk, time-major within a chunk, so that each chunk's rows
+//! are contiguous (see `Setup::bounds`).
+//!
 //! [`lstm_sequence`] returns `None` where the kernel does not apply (a backend other than Flex,
 //! dtypes other than f32/f64, inputs mixing autodiff and plain tensors); the caller then runs the
 //! plain burn graph, which computes the same function.
