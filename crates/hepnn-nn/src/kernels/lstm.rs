@@ -182,7 +182,7 @@ struct Setup {
 const MIN_CHUNK_ROWS: usize = 8;
 
 /// The number of chunks [`lstm_sequence`] uses for a batch of `batch` rows: one per rayon
-/// thread, as long as each chunk has at least [`MIN_CHUNK_ROWS`] rows.
+/// thread, as long as each chunk has at least 8 rows (`MIN_CHUNK_ROWS`).
 pub fn default_chunks(batch: usize) -> usize {
     (batch / MIN_CHUNK_ROWS).clamp(1, rayon::current_num_threads().max(1))
 }
