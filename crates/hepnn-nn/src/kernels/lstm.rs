@@ -146,14 +146,99 @@ pub fn lstm_sequence_in_chunks(
     let packed = autodiff::<NoCheckpointing>(inputs, &setup)
         .or_else(|| autodiff::<BalancedCheckpointing>(inputs, &setup))
         .or_else(|| plain(inputs, &setup))?;
-    let outputs = packed.clone().narrow(1, 0, steps);
-    let hidden = packed.clone().narrow(1, steps, 1).reshape([batch, h]);
-    let cell = packed.narrow(1, steps + 1, 1).reshape([batch, h]);
+    let outputs = unpack(&packed, 0, steps);
+    let hidden = unpack(&packed, steps, 1).reshape([batch, h]);
+    let cell = unpack(&packed, steps + 1, 1).reshape([batch, h]);
     Some(LstmSequence {
         outputs,
         hidden,
         cell,
     })
+}
+
+/// `packed.narrow(1, start, len)` for the parts of the kernel's packed output. On Flex autodiff
+/// tensors this is a node of its own whose backward writes the packed-size gradient into a
+/// zeroed buffer from the f32 pool, which the kernel's backward gives back: burn's `narrow`
+/// backward allocates a fresh zero tensor of the packed size instead (calloc, an aligned copy
+/// and page faults: ~4% of the benchmark's single-thread step, measured with perf), serial work
+/// that the batch split does not shorten.
+fn unpack(packed: &Tensor<3>, start: usize, len: usize) -> Tensor<3> {
+    unpack_autodiff::<NoCheckpointing>(packed, start, len)
+        .or_else(|| unpack_autodiff::<BalancedCheckpointing>(packed, start, len))
+        .unwrap_or_else(|| packed.clone().narrow(1, start, len))
+}
+
+fn unpack_autodiff<C: CheckpointStrategy>(
+    packed: &Tensor<3>,
+    start: usize,
+    len: usize,
+) -> Option<Tensor<3>>
+where
+    DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
+{
+    let dims = packed.dims();
+    let tensor = packed
+        .clone()
+        .try_into_primitive::<Autodiff<Flex, C>>()
+        .ok()?;
+    let dtype = tensor.primitive().dtype();
+    let guard = tensor.node();
+    let part = Tensor::<3>::from_primitive::<Flex>(tensor.into_primitive())
+        .narrow(1, start, len)
+        .try_into_primitive::<Flex>()
+        .ok()?;
+    let state = (start, len, dims);
+    let out = match dtype {
+        DType::F32 => finish_unpack::<f32, C>(guard, part, state),
+        DType::F64 => finish_unpack::<f64, C>(guard, part, state),
+        _ => return None,
+    };
+    Some(Tensor::from_primitive::<Autodiff<Flex, C>>(out))
+}
+
+fn finish_unpack<T: Real, C: CheckpointStrategy>(
+    guard: burn::backend::autodiff::ops::NodeGuard,
+    part: FlexTensor,
+    state: (usize, usize, [usize; 3]),
+) -> <Autodiff<Flex, C> as BackendTypes>::FloatTensorPrimitive {
+    match UnpackBackward::<T>::default()
+        .prepare::<C>([guard])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(state, part),
+        OpsKind::UnTracked(prep) => prep.finish(part),
+    }
+}
+
+/// The backward step of [`unpack`]: the part's gradient placed in a zeroed packed-size buffer.
+#[derive(Debug)]
+struct UnpackBackward<T>(core::marker::PhantomData<T>);
+
+impl<T> Default for UnpackBackward<T> {
+    fn default() -> Self {
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl<T: Real> Backward<Flex, 1> for UnpackBackward<T> {
+    /// start, len, the packed dims `[B, T + 2, H]`.
+    type State = (usize, usize, [usize; 3]);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (start, len, [b, rows, h]) = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [Some(parent)] = &ops.parents else {
+            return;
+        };
+        let grad = flex_values::<T>(grad).expect("the part's gradient has the op's dtype");
+        let mut full = T::buffer(b * rows * h);
+        for bb in 0..b {
+            full[(bb * rows + start) * h..(bb * rows + start + len) * h]
+                .copy_from_slice(&grad[bb * len * h..(bb + 1) * len * h]);
+        }
+        grads.register::<Flex>(parent.id, flex_tensor(full, vec![b, rows, h]));
+    }
 }
 
 /// Sizes: batch, steps, input features, hidden size.
@@ -565,6 +650,7 @@ impl<T: Real> Backward<Flex, 7> for LstmBackward<T> {
         let d_out = flex_values::<T>(d_out).expect("the output gradient has the op's dtype");
         let need = ops.parents.each_ref().map(Option::is_some);
         let g = backward(&tape, &d_out, need);
+        T::recycle(d_out);
         let Dims { b, t, i, h } = tape.setup.dims;
         let g4 = 4 * h;
         let shapes: [Vec<usize>; 7] = [
