@@ -5,7 +5,9 @@
 //! `python3 bench/pytorch/bench_steps.py --threads 1 --only lstm_train_step --cpu-time`.
 //!
 //! Usage: `cargo run --release -p hepnn-bench --example lstm_cpu_time [steps] [warmup] [name]`
-//! (default 40 and 5; `name`: only that model). Prints one JSON line per model.
+//! (default 40 and 5; `name`: only that model). Prints one JSON line per model: CPU ms per step,
+//! wall ms per step (mean and median; the PyTorch script prints the median) and the number of
+//! chunks the LSTM kernel splits its batch into (one per rayon thread, `RAYON_NUM_THREADS`).
 
 use std::time::Instant;
 
@@ -30,13 +32,20 @@ fn measure<M: LastState>(name: &str, model: M, device: &Device, steps: usize, wa
     }
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let mut loss = 0.0;
+    let mut walls = Vec::with_capacity(steps);
     for _ in 0..steps {
+        let start = Instant::now();
         loss = bench.step();
+        walls.push(start.elapsed().as_secs_f64() * 1e3);
     }
     let cpu_ms = (cpu_seconds() - cpu0) * 1e3 / steps as f64;
     let wall_ms = wall0.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    walls.sort_by(f64::total_cmp);
+    // The median step, as `bench_steps.py` reports for PyTorch.
+    let median_ms = walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN);
+    let chunks = hepnn_nn::kernels::lstm::default_chunks(hepnn_bench::lstm::LSTM_SHAPE[0]);
     println!(
-        "{{\"name\": \"{name}\", \"cpu_ms\": {cpu_ms:.2}, \"wall_ms\": {wall_ms:.2}, \"steps\": {steps}, \"last_loss\": {loss:.5}}}"
+        "{{\"name\": \"{name}\", \"cpu_ms\": {cpu_ms:.2}, \"wall_ms\": {wall_ms:.2}, \"wall_median_ms\": {median_ms:.2}, \"kernel_chunks\": {chunks}, \"steps\": {steps}, \"last_loss\": {loss:.5}}}"
     );
 }
 

@@ -18,6 +18,16 @@
 //! pass (5·T·B·H values). With per-sequence lengths, steps t ≥ length_b leave sequence b's state
 //! unchanged and output zero, as [`crate::rnn::RecurrentCell::run`].
 //!
+//! **Threads.** The batch rows are independent until the weight gradients: the batch is cut into
+//! chunks of consecutive rows ([`default_chunks`]: one per rayon thread, at least 8 rows each) and
+//! each chunk runs its input projection, its whole forward sequence, its whole back propagation
+//! through time, its ∂x and its own ∂W_ih, ∂W_hh, ∂b on one rayon task: one fork-join per pass,
+//! none per step (splitting each per-step product instead costs 50 joins per pass and was
+//! measured slower). The chunks' weight gradients are summed in chunk order, so a given chunk
+//! count always gives the same numbers; one chunk is the plain single-thread kernel. The per-step
+//! buffers are laid out chunk after chunk, time-major within a chunk, so that each chunk's rows
+//! are contiguous (see `Setup::bounds`).
+//!
 //! [`lstm_sequence`] returns `None` where the kernel does not apply (a backend other than Flex,
 //! dtypes other than f32/f64, inputs mixing autodiff and plain tensors); the caller then runs the
 //! plain burn graph, which computes the same function.
@@ -36,6 +46,7 @@ use burn::backend::{
 };
 use burn::prelude::*;
 use burn::tensor::DType;
+use rayon::prelude::*;
 
 use super::{Real, View, flex_tensor, flex_values, matmul, sigmoid_in_place, tanh_in_place};
 
@@ -81,6 +92,23 @@ pub fn lstm_sequence(
     lengths: Option<&[usize]>,
     reverse: bool,
 ) -> Option<LstmSequence> {
+    lstm_sequence_in_chunks(inputs, lengths, reverse, None)
+}
+
+/// [`lstm_sequence`] with the batch cut into `chunks` parts of consecutive rows, each run
+/// (forward sequence, back propagation through time, its share of the weight gradients) on its
+/// own rayon task (`None`: one chunk per rayon thread, see [`default_chunks`]; clamped to
+/// 1..=B). The chunking changes only the rounding of the weight gradients (summed over the
+/// chunks in chunk order): the same inputs and chunk count give the same numbers on every run.
+///
+/// # Shapes
+/// - as [`lstm_sequence`]
+pub fn lstm_sequence_in_chunks(
+    inputs: &LstmInputs,
+    lengths: Option<&[usize]>,
+    reverse: bool,
+    chunks: Option<usize>,
+) -> Option<LstmSequence> {
     let [batch, steps, d_in] = inputs.input.dims();
     let [w_in, four_h] = inputs.w_ih.dims();
     let h = four_h / 4;
@@ -108,22 +136,109 @@ pub fn lstm_sequence(
             .map(|k| k % steps < l[k / steps])
             .collect::<Vec<bool>>()
     });
+    let chunks = chunks.unwrap_or_else(|| default_chunks(batch));
     let setup = Setup {
         dims,
         mask,
         reverse,
+        bounds: chunk_bounds(batch, chunks),
     };
     let packed = autodiff::<NoCheckpointing>(inputs, &setup)
         .or_else(|| autodiff::<BalancedCheckpointing>(inputs, &setup))
         .or_else(|| plain(inputs, &setup))?;
-    let outputs = packed.clone().narrow(1, 0, steps);
-    let hidden = packed.clone().narrow(1, steps, 1).reshape([batch, h]);
-    let cell = packed.narrow(1, steps + 1, 1).reshape([batch, h]);
+    let outputs = unpack(&packed, 0, steps);
+    let hidden = unpack(&packed, steps, 1).reshape([batch, h]);
+    let cell = unpack(&packed, steps + 1, 1).reshape([batch, h]);
     Some(LstmSequence {
         outputs,
         hidden,
         cell,
     })
+}
+
+/// `packed.narrow(1, start, len)` for the parts of the kernel's packed output. On Flex autodiff
+/// tensors this is a node of its own whose backward writes the packed-size gradient into a
+/// zeroed buffer from the f32 pool, which the kernel's backward gives back: burn's `narrow`
+/// backward allocates a fresh zero tensor of the packed size instead (calloc, an aligned copy
+/// and page faults: ~4% of the benchmark's single-thread step, measured with perf), serial work
+/// that the batch split does not shorten.
+fn unpack(packed: &Tensor<3>, start: usize, len: usize) -> Tensor<3> {
+    unpack_autodiff::<NoCheckpointing>(packed, start, len)
+        .or_else(|| unpack_autodiff::<BalancedCheckpointing>(packed, start, len))
+        .unwrap_or_else(|| packed.clone().narrow(1, start, len))
+}
+
+fn unpack_autodiff<C: CheckpointStrategy>(
+    packed: &Tensor<3>,
+    start: usize,
+    len: usize,
+) -> Option<Tensor<3>>
+where
+    DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
+{
+    let dims = packed.dims();
+    let tensor = packed
+        .clone()
+        .try_into_primitive::<Autodiff<Flex, C>>()
+        .ok()?;
+    let dtype = tensor.primitive().dtype();
+    let guard = tensor.node();
+    let part = Tensor::<3>::from_primitive::<Flex>(tensor.into_primitive())
+        .narrow(1, start, len)
+        .try_into_primitive::<Flex>()
+        .ok()?;
+    let state = (start, len, dims);
+    let out = match dtype {
+        DType::F32 => finish_unpack::<f32, C>(guard, part, state),
+        DType::F64 => finish_unpack::<f64, C>(guard, part, state),
+        _ => return None,
+    };
+    Some(Tensor::from_primitive::<Autodiff<Flex, C>>(out))
+}
+
+fn finish_unpack<T: Real, C: CheckpointStrategy>(
+    guard: burn::backend::autodiff::ops::NodeGuard,
+    part: FlexTensor,
+    state: (usize, usize, [usize; 3]),
+) -> <Autodiff<Flex, C> as BackendTypes>::FloatTensorPrimitive {
+    match UnpackBackward::<T>::default()
+        .prepare::<C>([guard])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(state, part),
+        OpsKind::UnTracked(prep) => prep.finish(part),
+    }
+}
+
+/// The backward step of [`unpack`]: the part's gradient placed in a zeroed packed-size buffer.
+#[derive(Debug)]
+struct UnpackBackward<T>(core::marker::PhantomData<T>);
+
+impl<T> Default for UnpackBackward<T> {
+    fn default() -> Self {
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl<T: Real> Backward<Flex, 1> for UnpackBackward<T> {
+    /// start, len, the packed dims `[B, T + 2, H]`.
+    type State = (usize, usize, [usize; 3]);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (start, len, [b, rows, h]) = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [Some(parent)] = &ops.parents else {
+            return;
+        };
+        let grad = flex_values::<T>(grad).expect("the part's gradient has the op's dtype");
+        let mut full = T::buffer(b * rows * h);
+        for bb in 0..b {
+            full[(bb * rows + start) * h..(bb * rows + start + len) * h]
+                .copy_from_slice(&grad[bb * len * h..(bb + 1) * len * h]);
+        }
+        grads.register::<Flex>(parent.id, flex_tensor(full, vec![b, rows, h]));
+    }
 }
 
 /// Sizes: batch, steps, input features, hidden size.
@@ -141,6 +256,38 @@ struct Setup {
     /// `[B, T]`, true at real steps (`None`: all real).
     mask: Option<Vec<bool>>,
     reverse: bool,
+    /// The chunks of batch rows run on separate threads: chunk k holds rows
+    /// `bounds[k]..bounds[k + 1]`. Every per-step buffer is laid out chunk after chunk, each
+    /// chunk time-major (`[T, rows, ·]`), so that a chunk's rows are contiguous; with one chunk
+    /// this is the plain time-major `[T, B, ·]`.
+    bounds: Vec<usize>,
+}
+
+/// Batch rows below which a chunk is not worth a thread of its own.
+const MIN_CHUNK_ROWS: usize = 8;
+
+/// The number of chunks [`lstm_sequence`] uses for a batch of `batch` rows: one per rayon
+/// thread, as long as each chunk has at least 8 rows (`MIN_CHUNK_ROWS`).
+pub fn default_chunks(batch: usize) -> usize {
+    (batch / MIN_CHUNK_ROWS).clamp(1, rayon::current_num_threads().max(1))
+}
+
+/// The bounds of `chunks` chunks of consecutive rows of a batch of `batch` (clamped to
+/// 1..=batch): as even as possible; with 16 rows or more per chunk the bounds are rounded to
+/// multiples of 8 (the row block of the AVX-512 product) so that no chunk adds a partial block.
+fn chunk_bounds(batch: usize, chunks: usize) -> Vec<usize> {
+    let chunks = chunks.clamp(1, batch.max(1));
+    let align = batch / chunks >= 16;
+    (0..=chunks)
+        .map(|k| {
+            let at = k * batch / chunks;
+            if align && k > 0 && k < chunks {
+                (at + 4) / 8 * 8
+            } else {
+                at
+            }
+        })
+        .collect()
 }
 
 impl Setup {
@@ -216,20 +363,21 @@ fn finish<T: Real, C: CheckpointStrategy>(
     }
 }
 
-/// What the backward pass needs from the forward one (time-major `[T, B, ·]` buffers).
+/// What the backward pass needs from the forward one (per-chunk time-major buffers, see
+/// [`Setup::bounds`]).
 #[derive(Debug)]
 struct Tape<T: Real> {
     setup: Setup,
-    /// x transposed to `[T, B, I]`.
+    /// x transposed to `[T, B, I]` (per chunk).
     xt: Vec<T>,
     w_ih: Vec<T>,
     w_hh: Vec<T>,
-    /// Activated gates i, f, g, o, `[T, B, 4H]`.
+    /// Activated gates i, f, g, o, `[T, B, 4H]` (per chunk).
     gates: Vec<T>,
-    /// h_{t−1} and c_{t−1} (the state each step started from), `[T, B, H]`.
+    /// h_{t−1} and c_{t−1} (the state each step started from), `[T, B, H]` (per chunk).
     h_prev: Vec<T>,
     c_prev: Vec<T>,
-    /// tanh c_t, `[T, B, H]`.
+    /// tanh c_t, `[T, B, H]` (per chunk).
     tanh_c: Vec<T>,
 }
 
@@ -248,7 +396,8 @@ impl<T: Real> Drop for Tape<T> {
 }
 
 /// The forward pass on Flex primitives; returns the packed output `[B, T + 2, H]` (outputs, then
-/// the final h, then the final c) and, with `keep`, the tape.
+/// the final h, then the final c) and, with `keep`, the tape. Each chunk of batch rows runs its
+/// whole sequence on its own thread (see [`Setup::bounds`]).
 #[allow(clippy::type_complexity)]
 fn forward<T: Real>(
     prims: [FlexTensor; 7],
@@ -265,79 +414,49 @@ fn forward<T: Real>(
     let b_hh = flex_values::<T>(b_hh)?;
     let mut hs = flex_values::<T>(h0)?;
     let mut cs = flex_values::<T>(c0)?;
-
-    // x [B, T, I] → [T, B, I].
-    let mut xt = T::scratch(t * b * i);
-    for bb in 0..b {
-        for tt in 0..t {
-            xt[(tt * b + bb) * i..(tt * b + bb + 1) * i]
-                .copy_from_slice(&x[(bb * t + tt) * i..(bb * t + tt + 1) * i]);
-        }
-    }
-    // G = X W_ih + b_ih + b_hh for every step at once.
     let bias: Vec<T> = b_ih.iter().zip(&b_hh).map(|(&u, &v)| u + v).collect();
-    let mut gates = T::scratch(t * b * g4);
-    for row in gates.chunks_exact_mut(g4) {
-        row.copy_from_slice(&bias);
-    }
-    matmul(
-        t * b,
-        g4,
-        i,
-        &mut gates,
-        g4,
-        true,
-        View::rows(&xt, i),
-        View::rows(&w_ih, g4),
-    );
 
+    let mut xt = T::scratch(t * b * i);
+    let mut gates = T::scratch(t * b * g4);
     let state_len = if keep { t * b * h } else { 0 };
+    let state_row = if keep { t * h } else { 0 };
     let mut h_prev = T::scratch(state_len);
     let mut c_prev = T::scratch(state_len);
     // (rows of padded steps are left as they are: the backward pass does not read them)
     let mut tanh_c = T::scratch(state_len);
     let mut packed = vec![T::ZERO; b * (t + 2) * h];
-    let mut scratch = vec![T::ZERO; h];
-    for s in 0..t {
-        let tt = setup.step(s);
-        let g_t = &mut gates[tt * b * g4..(tt + 1) * b * g4];
-        // (the product is zero at the first step from a zero state)
-        if s > 0 || hs.iter().any(|&v| v != T::ZERO) {
-            matmul(
-                b,
-                g4,
-                h,
-                g_t,
-                g4,
-                true,
-                View::rows(&hs, h),
-                View::rows(&w_hh, g4),
-            );
-        }
-        if keep {
-            h_prev[tt * b * h..(tt + 1) * b * h].copy_from_slice(&hs);
-            c_prev[tt * b * h..(tt + 1) * b * h].copy_from_slice(&cs);
-        }
-        for bb in 0..b {
-            if !setup.real(bb, tt) {
-                continue;
-            }
-            let row = &mut g_t[bb * g4..(bb + 1) * g4];
-            let c = &mut cs[bb * h..(bb + 1) * h];
-            let hrow = &mut hs[bb * h..(bb + 1) * h];
-            let tc = if keep {
-                &mut tanh_c[(tt * b + bb) * h..(tt * b + bb + 1) * h]
-            } else {
-                &mut scratch[..]
-            };
-            cell_forward(row, c, hrow, tc);
-            packed[(bb * (t + 2) + tt) * h..(bb * (t + 2) + tt + 1) * h].copy_from_slice(hrow);
-        }
-    }
-    for bb in 0..b {
-        let base = bb * (t + 2) * h;
-        packed[base + t * h..base + (t + 1) * h].copy_from_slice(&hs[bb * h..(bb + 1) * h]);
-        packed[base + (t + 1) * h..base + (t + 2) * h].copy_from_slice(&cs[bb * h..(bb + 1) * h]);
+    {
+        let bounds = &setup.bounds;
+        let mut xt_p = split_parts_iter(&mut xt, bounds, t * i);
+        let mut gates_p = split_parts_iter(&mut gates, bounds, t * g4);
+        let mut h_prev_p = split_parts_iter(&mut h_prev, bounds, state_row);
+        let mut c_prev_p = split_parts_iter(&mut c_prev, bounds, state_row);
+        let mut tanh_c_p = split_parts_iter(&mut tanh_c, bounds, state_row);
+        let mut hs_p = split_parts_iter(&mut hs, bounds, h);
+        let mut cs_p = split_parts_iter(&mut cs, bounds, h);
+        let mut packed_p = split_parts_iter(&mut packed, bounds, (t + 2) * h);
+        let parts: Vec<ForwardPart<'_, T>> = bounds
+            .windows(2)
+            .map(|w| ForwardPart {
+                first: w[0],
+                rows: w[1] - w[0],
+                x: &x[w[0] * t * i..w[1] * t * i],
+                xt: xt_p.next().expect("one part per chunk"),
+                gates: gates_p.next().expect("one part per chunk"),
+                h_prev: h_prev_p.next().expect("one part per chunk"),
+                c_prev: c_prev_p.next().expect("one part per chunk"),
+                tanh_c: tanh_c_p.next().expect("one part per chunk"),
+                hs: hs_p.next().expect("one part per chunk"),
+                cs: cs_p.next().expect("one part per chunk"),
+                packed: packed_p.next().expect("one part per chunk"),
+            })
+            .collect();
+        let weights = Weights {
+            w_ih: &w_ih,
+            w_hh: &w_hh,
+            bias: &bias,
+        };
+        in_parts(parts, |part| forward_part(part, setup, &weights, keep));
     }
     let out = flex_tensor(packed, vec![b, t + 2, h]);
     if !keep {
@@ -357,6 +476,149 @@ fn forward<T: Real>(
         tanh_c,
     });
     Some((out, tape))
+}
+
+/// The weights as the forward pass reads them.
+struct Weights<'a, T> {
+    /// `[I, 4H]`.
+    w_ih: &'a [T],
+    /// `[H, 4H]`.
+    w_hh: &'a [T],
+    /// b_ih + b_hh, `[4H]`.
+    bias: &'a [T],
+}
+
+/// One chunk's share of the forward pass: batch rows `first..first + rows`; buffers in the
+/// chunk's time-major layout `[T, rows, ·]` except `x`, `packed` (batch-major, as the tensors)
+/// and the states `hs`, `cs` (`[rows, H]`).
+struct ForwardPart<'a, T> {
+    first: usize,
+    rows: usize,
+    /// `[rows, T, I]`.
+    x: &'a [T],
+    xt: &'a mut [T],
+    gates: &'a mut [T],
+    h_prev: &'a mut [T],
+    c_prev: &'a mut [T],
+    tanh_c: &'a mut [T],
+    hs: &'a mut [T],
+    cs: &'a mut [T],
+    /// `[rows, T + 2, H]`.
+    packed: &'a mut [T],
+}
+
+/// The whole sequence for one chunk of the batch (the module formula).
+fn forward_part<T: Real>(p: ForwardPart<'_, T>, setup: &Setup, w: &Weights<'_, T>, keep: bool) {
+    let Dims { t, i, h, .. } = setup.dims;
+    let (n, g4) = (p.rows, 4 * h);
+    let ForwardPart {
+        x,
+        xt,
+        gates,
+        h_prev,
+        c_prev,
+        tanh_c,
+        hs,
+        cs,
+        packed,
+        ..
+    } = p;
+    // x [n, T, I] → [T, n, I].
+    for bb in 0..n {
+        for tt in 0..t {
+            xt[(tt * n + bb) * i..(tt * n + bb + 1) * i]
+                .copy_from_slice(&x[(bb * t + tt) * i..(bb * t + tt + 1) * i]);
+        }
+    }
+    // G = X W_ih + b_ih + b_hh for every step at once.
+    for row in gates.chunks_exact_mut(g4) {
+        row.copy_from_slice(w.bias);
+    }
+    matmul(
+        t * n,
+        g4,
+        i,
+        gates,
+        g4,
+        true,
+        View::rows(xt, i),
+        View::rows(w.w_ih, g4),
+    );
+    let mut scratch = vec![T::ZERO; h];
+    for s in 0..t {
+        let tt = setup.step(s);
+        let g_t = &mut gates[tt * n * g4..(tt + 1) * n * g4];
+        // (the product is zero at the first step from a zero state)
+        if s > 0 || hs.iter().any(|&v| v != T::ZERO) {
+            matmul(
+                n,
+                g4,
+                h,
+                g_t,
+                g4,
+                true,
+                View::rows(hs, h),
+                View::rows(w.w_hh, g4),
+            );
+        }
+        if keep {
+            h_prev[tt * n * h..(tt + 1) * n * h].copy_from_slice(hs);
+            c_prev[tt * n * h..(tt + 1) * n * h].copy_from_slice(cs);
+        }
+        for bb in 0..n {
+            if !setup.real(p.first + bb, tt) {
+                continue;
+            }
+            let row = &mut g_t[bb * g4..(bb + 1) * g4];
+            let c = &mut cs[bb * h..(bb + 1) * h];
+            let hrow = &mut hs[bb * h..(bb + 1) * h];
+            let tc = if keep {
+                &mut tanh_c[(tt * n + bb) * h..(tt * n + bb + 1) * h]
+            } else {
+                &mut scratch[..]
+            };
+            cell_forward(row, c, hrow, tc);
+            packed[(bb * (t + 2) + tt) * h..(bb * (t + 2) + tt + 1) * h].copy_from_slice(hrow);
+        }
+    }
+    for bb in 0..n {
+        let base = bb * (t + 2) * h;
+        packed[base + t * h..base + (t + 1) * h].copy_from_slice(&hs[bb * h..(bb + 1) * h]);
+        packed[base + (t + 1) * h..base + (t + 2) * h].copy_from_slice(&cs[bb * h..(bb + 1) * h]);
+    }
+}
+
+/// `buffer` cut into the chunks' parts (`per_row` values per batch row, chunks at `bounds`).
+fn split_parts<'a, T>(
+    mut buffer: &'a mut [T],
+    bounds: &[usize],
+    per_row: usize,
+) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(bounds.len() - 1);
+    for w in bounds.windows(2) {
+        let (part, rest) = std::mem::take(&mut buffer).split_at_mut((w[1] - w[0]) * per_row);
+        parts.push(part);
+        buffer = rest;
+    }
+    parts
+}
+
+/// [`split_parts`] as an iterator.
+fn split_parts_iter<'a, T>(
+    buffer: &'a mut [T],
+    bounds: &[usize],
+    per_row: usize,
+) -> std::vec::IntoIter<&'a mut [T]> {
+    split_parts(buffer, bounds, per_row).into_iter()
+}
+
+/// `f` on every part, on rayon's threads when there are several; the results in part order.
+fn in_parts<P: Send, R: Send>(parts: Vec<P>, f: impl Fn(P) -> R + Sync + Send) -> Vec<R> {
+    if parts.len() == 1 {
+        parts.into_iter().map(f).collect()
+    } else {
+        parts.into_par_iter().map(f).collect()
+    }
 }
 
 /// The backward step of the op (inputs: x, W_ih, b_ih, W_hh, b_hh, h_0, c_0).
@@ -388,6 +650,7 @@ impl<T: Real> Backward<Flex, 7> for LstmBackward<T> {
         let d_out = flex_values::<T>(d_out).expect("the output gradient has the op's dtype");
         let need = ops.parents.each_ref().map(Option::is_some);
         let g = backward(&tape, &d_out, need);
+        T::recycle(d_out);
         let Dims { b, t, i, h } = tape.setup.dims;
         let g4 = 4 * h;
         let shapes: [Vec<usize>; 7] = [
@@ -416,36 +679,151 @@ impl<T: Real> Backward<Flex, 7> for LstmBackward<T> {
     }
 }
 
-/// Back propagation through time on the tape; `d_out` is ∂L/∂(packed output).
+/// Back propagation through time on the tape; `d_out` is ∂L/∂(packed output). Each chunk of
+/// batch rows runs its whole backward sequence and its share of the weight gradients on its own
+/// thread; the chunks' weight gradients are then summed in chunk order.
 fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads<T> {
     let setup = &tape.setup;
     let Dims { b, t, i, h } = setup.dims;
     let g4 = 4 * h;
+    let bounds = &setup.bounds;
     let mut dh = vec![T::ZERO; b * h];
     let mut dc = vec![T::ZERO; b * h];
-    for bb in 0..b {
+    let mut d_gates = T::scratch(t * b * g4);
+    let mut dx = vec![T::ZERO; if need[0] { b * t * i } else { 0 }];
+    // W_hhᵀ and W_ihᵀ row-major, so that the products below read their right operand by rows.
+    let w_hh_t = transpose(&tape.w_hh, h, g4);
+    let w_ih_t = if need[0] {
+        transpose(&tape.w_ih, i, g4)
+    } else {
+        Vec::new()
+    };
+    let sums = {
+        let mut d_gates_p = split_parts_iter(&mut d_gates, bounds, t * g4);
+        let mut dh_p = split_parts_iter(&mut dh, bounds, h);
+        let mut dc_p = split_parts_iter(&mut dc, bounds, h);
+        let mut dx_p = split_parts_iter(&mut dx, bounds, if need[0] { t * i } else { 0 });
+        let parts: Vec<BackwardPart<'_, T>> = bounds
+            .windows(2)
+            .map(|w| {
+                let rows = |per_row: usize| w[0] * per_row..w[1] * per_row;
+                BackwardPart {
+                    first: w[0],
+                    rows: w[1] - w[0],
+                    xt: &tape.xt[rows(t * i)],
+                    gates: &tape.gates[rows(t * g4)],
+                    h_prev: &tape.h_prev[rows(t * h)],
+                    c_prev: &tape.c_prev[rows(t * h)],
+                    tanh_c: &tape.tanh_c[rows(t * h)],
+                    d_out: &d_out[rows((t + 2) * h)],
+                    d_gates: d_gates_p.next().expect("one part per chunk"),
+                    dh: dh_p.next().expect("one part per chunk"),
+                    dc: dc_p.next().expect("one part per chunk"),
+                    dx: dx_p.next().expect("one part per chunk"),
+                }
+            })
+            .collect();
+        in_parts(parts, |part| {
+            backward_part(part, setup, &w_hh_t, &w_ih_t, need)
+        })
+    };
+    T::recycle(d_gates);
+    // The chunks' weight gradients, summed in chunk order (the same numbers on every run).
+    let mut sums = sums.into_iter();
+    let mut total = sums.next().expect("at least one chunk");
+    for part in sums {
+        for (acc, add) in [
+            (&mut total.w_ih, part.w_ih),
+            (&mut total.w_hh, part.w_hh),
+            (&mut total.bias, part.bias),
+        ] {
+            if let (Some(acc), Some(add)) = (acc.as_mut(), add) {
+                for (a, v) in acc.iter_mut().zip(add) {
+                    *a += v;
+                }
+            }
+        }
+    }
+    InputGrads {
+        x: need[0].then_some(dx),
+        w_ih: total.w_ih,
+        bias: total.bias,
+        w_hh: total.w_hh,
+        h0: dh,
+        c0: dc,
+    }
+}
+
+/// One chunk's share of the backward pass: batch rows `first..first + rows`; tape buffers and
+/// `d_gates` in the chunk's time-major layout `[T, rows, ·]`, `d_out` `[rows, T + 2, H]`, `dh`
+/// and `dc` `[rows, H]` (∂L/∂h₀ and ∂L/∂c₀ when done), `dx` `[rows, T, I]` (empty if not asked
+/// for).
+struct BackwardPart<'a, T> {
+    first: usize,
+    rows: usize,
+    xt: &'a [T],
+    gates: &'a [T],
+    h_prev: &'a [T],
+    c_prev: &'a [T],
+    tanh_c: &'a [T],
+    d_out: &'a [T],
+    d_gates: &'a mut [T],
+    dh: &'a mut [T],
+    dc: &'a mut [T],
+    dx: &'a mut [T],
+}
+
+/// One chunk's weight gradients (`None` where not asked for).
+struct WeightGrads<T> {
+    w_ih: Option<Vec<T>>,
+    w_hh: Option<Vec<T>>,
+    bias: Option<Vec<T>>,
+}
+
+/// Back propagation through time for one chunk of the batch, then its ∂x and its share of the
+/// weight gradients.
+fn backward_part<T: Real>(
+    p: BackwardPart<'_, T>,
+    setup: &Setup,
+    w_hh_t: &[T],
+    w_ih_t: &[T],
+    need: [bool; 7],
+) -> WeightGrads<T> {
+    let Dims { t, i, h, .. } = setup.dims;
+    let (n, g4) = (p.rows, 4 * h);
+    let BackwardPart {
+        xt,
+        gates,
+        h_prev,
+        c_prev,
+        tanh_c,
+        d_out,
+        d_gates,
+        dh,
+        dc,
+        dx,
+        ..
+    } = p;
+    for bb in 0..n {
         let base = bb * (t + 2) * h;
         dh[bb * h..(bb + 1) * h].copy_from_slice(&d_out[base + t * h..base + (t + 1) * h]);
         dc[bb * h..(bb + 1) * h].copy_from_slice(&d_out[base + (t + 1) * h..base + (t + 2) * h]);
     }
-    let mut d_gates = T::scratch(t * b * g4);
-    let mut dh_next = vec![T::ZERO; b * h];
-    // W_hhᵀ and W_ihᵀ row-major, so that the products below read their right operand by rows.
-    let w_hh_t = transpose(&tape.w_hh, h, g4);
+    let mut dh_next = vec![T::ZERO; n * h];
     for s in (0..t).rev() {
         let tt = setup.step(s);
-        let dg_t = &mut d_gates[tt * b * g4..(tt + 1) * b * g4];
-        for bb in 0..b {
-            if !setup.real(bb, tt) {
+        let dg_t = &mut d_gates[tt * n * g4..(tt + 1) * n * g4];
+        for bb in 0..n {
+            if !setup.real(p.first + bb, tt) {
                 // A padded step: no gate gradient.
                 dg_t[bb * g4..(bb + 1) * g4].fill(T::ZERO);
                 continue;
             }
-            let row = (tt * b + bb) * h;
+            let row = (tt * n + bb) * h;
             cell_backward(
-                &tape.gates[(tt * b + bb) * g4..(tt * b + bb + 1) * g4],
-                &tape.tanh_c[row..row + h],
-                &tape.c_prev[row..row + h],
+                &gates[(tt * n + bb) * g4..(tt * n + bb + 1) * g4],
+                &tanh_c[row..row + h],
+                &c_prev[row..row + h],
                 &d_out[(bb * (t + 2) + tt) * h..(bb * (t + 2) + tt + 1) * h],
                 &mut dh[bb * h..(bb + 1) * h],
                 &mut dc[bb * h..(bb + 1) * h],
@@ -458,24 +836,24 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
         }
         // δh_{t−1} = δG_t W_hhᵀ for the sequences whose step t is real; the others carry δh on.
         matmul(
-            b,
+            n,
             h,
             g4,
             &mut dh_next,
             h,
             false,
             View::rows(dg_t, g4),
-            View::rows(&w_hh_t, h),
+            View::rows(w_hh_t, h),
         );
-        for bb in 0..b {
-            if setup.real(bb, tt) {
+        for bb in 0..n {
+            if setup.real(p.first + bb, tt) {
                 dh[bb * h..(bb + 1) * h].copy_from_slice(&dh_next[bb * h..(bb + 1) * h]);
             }
         }
     }
-    let rows = t * b;
-    let x = need[0].then(|| {
-        let w_ih_t = transpose(&tape.w_ih, i, g4);
+    let rows = t * n;
+    let d_gates = &*d_gates;
+    if need[0] {
         let mut dxt = T::scratch(rows * i);
         matmul(
             rows,
@@ -484,19 +862,17 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
             &mut dxt,
             i,
             false,
-            View::rows(&d_gates, g4),
-            View::rows(&w_ih_t, i),
+            View::rows(d_gates, g4),
+            View::rows(w_ih_t, i),
         );
-        let mut dx = vec![T::ZERO; b * t * i];
-        for bb in 0..b {
+        for bb in 0..n {
             for tt in 0..t {
                 dx[(bb * t + tt) * i..(bb * t + tt + 1) * i]
-                    .copy_from_slice(&dxt[(tt * b + bb) * i..(tt * b + bb + 1) * i]);
+                    .copy_from_slice(&dxt[(tt * n + bb) * i..(tt * n + bb + 1) * i]);
             }
         }
         T::recycle(dxt);
-        dx
-    });
+    }
     let w_ih = need[1].then(|| {
         let mut dw = vec![T::ZERO; i * g4];
         matmul(
@@ -506,8 +882,8 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
             &mut dw,
             g4,
             false,
-            View::transposed(&tape.xt, i),
-            View::rows(&d_gates, g4),
+            View::transposed(xt, i),
+            View::rows(d_gates, g4),
         );
         dw
     });
@@ -520,8 +896,8 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
             &mut dw,
             g4,
             false,
-            View::transposed(&tape.h_prev, h),
-            View::rows(&d_gates, g4),
+            View::transposed(h_prev, h),
+            View::rows(d_gates, g4),
         );
         dw
     });
@@ -534,15 +910,7 @@ fn backward<T: Real>(tape: &Tape<T>, d_out: &[T], need: [bool; 7]) -> InputGrads
         }
         db
     });
-    T::recycle(d_gates);
-    InputGrads {
-        x,
-        w_ih,
-        bias,
-        w_hh,
-        h0: dh,
-        c0: dc,
-    }
+    WeightGrads { w_ih, w_hh, bias }
 }
 
 /// Whether the CPU has AVX2 and FMA (checked once).
@@ -719,4 +1087,101 @@ fn transpose<T: Real>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    #[test]
+    fn chunk_bounds_are_even_and_aligned() {
+        assert_eq!(chunk_bounds(64, 2), [0, 32, 64]);
+        assert_eq!(chunk_bounds(100, 2), [0, 48, 100]);
+        assert_eq!(chunk_bounds(13, 3), [0, 4, 8, 13]);
+        assert_eq!(chunk_bounds(3, 5), [0, 1, 2, 3]);
+        assert_eq!(chunk_bounds(7, 1), [0, 7]);
+        assert_eq!(default_chunks(7), 1);
+    }
+
+    /// Values of a tensor as f64.
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+        t.into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .expect("float data")
+    }
+
+    /// The batch split into 2, 3 and 5 uneven chunks (13 rows, padded sequences, both
+    /// directions) gives the single-chunk values and gradients of all seven inputs, and the same
+    /// chunking gives bit-identical numbers on a second run.
+    #[test]
+    fn chunked_batch_matches_one_chunk() {
+        let device = Device::flex().autodiff();
+        device.seed(31);
+        let (batch, steps, d_in, h) = (13, 6, 3, 5);
+        let normal = Distribution::Normal(0.0, 1.0);
+        let random2 = |dims: [usize; 2]| Tensor::<2>::random(dims, normal, &device);
+        let random1 = |n: usize| Tensor::<1>::random([n], normal, &device);
+        let x = Tensor::<3>::random([batch, steps, d_in], normal, &device);
+        let (w_ih, w_hh) = (random2([d_in, 4 * h]) * 0.5, random2([h, 4 * h]) * 0.5);
+        let (b_ih, b_hh) = (random1(4 * h), random1(4 * h));
+        let (h0, c0) = (random2([batch, h]), random2([batch, h]));
+        let r_out = Tensor::<3>::random([batch, steps, h], normal, &device);
+        let (r_h, r_c) = (random2([batch, h]), random2([batch, h]));
+        let lengths = [6usize, 2, 4, 6, 1, 5, 3, 6, 6, 2, 4, 5, 6];
+        for reverse in [false, true] {
+            for lengths in [None, Some(&lengths[..])] {
+                let run = |chunks: usize| {
+                    let inputs = LstmInputs {
+                        input: x.clone().require_grad(),
+                        w_ih: w_ih.clone().require_grad(),
+                        b_ih: b_ih.clone().require_grad(),
+                        w_hh: w_hh.clone().require_grad(),
+                        b_hh: b_hh.clone().require_grad(),
+                        h0: h0.clone().require_grad(),
+                        c0: c0.clone().require_grad(),
+                    };
+                    let out = lstm_sequence_in_chunks(&inputs, lengths, reverse, Some(chunks))
+                        .expect("the kernel applies on Flex autodiff");
+                    let loss = (out.outputs.clone() * r_out.clone()).sum()
+                        + (out.hidden.clone() * r_h.clone()).sum()
+                        + (out.cell.clone() * r_c.clone()).sum();
+                    let grads = loss.backward();
+                    let g1 = |t: &Tensor<1>| values(t.grad(&grads).expect("grad"));
+                    let g2 = |t: &Tensor<2>| values(t.grad(&grads).expect("grad"));
+                    vec![
+                        ("outputs", values(out.outputs)),
+                        ("final h", values(out.hidden)),
+                        ("final c", values(out.cell)),
+                        ("∂x", values(inputs.input.grad(&grads).expect("grad"))),
+                        ("∂W_ih", g2(&inputs.w_ih)),
+                        ("∂b_ih", g1(&inputs.b_ih)),
+                        ("∂W_hh", g2(&inputs.w_hh)),
+                        ("∂b_hh", g1(&inputs.b_hh)),
+                        ("∂h0", g2(&inputs.h0)),
+                        ("∂c0", g2(&inputs.c0)),
+                    ]
+                };
+                let one = run(1);
+                for chunks in [2, 3, 5] {
+                    let split = run(chunks);
+                    for ((what, got), (_, want)) in split.iter().zip(&one) {
+                        let worst = got
+                            .iter()
+                            .zip(want)
+                            .map(|(a, b)| (a - b).abs())
+                            .fold(0.0, f64::max);
+                        assert!(
+                            worst < 1e-5,
+                            "{what}, {chunks} chunks (reverse {reverse}, lengths {lengths:?}): \
+                             {worst:e}"
+                        );
+                    }
+                    assert_eq!(split, run(chunks), "{chunks} chunks: not deterministic");
+                }
+            }
+        }
+    }
 }
