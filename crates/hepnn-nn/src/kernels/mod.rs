@@ -62,6 +62,7 @@
 //!
 //! Both reuse [`matmul`], [`Real`] and the conversion helpers of this module.
 
+pub mod gnn;
 pub mod lstm;
 
 use core::fmt::Debug;
