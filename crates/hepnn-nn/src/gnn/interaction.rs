@@ -262,7 +262,13 @@ impl EdgeClassifier {
     ///
     /// # Shapes
     /// - graph with `x`: `[N, d_node_in]`, optional `edge_attr`: `[E, d_edge_in]`; output `[E]`
+    ///
+    /// `HEPNN_PLAIN_GNN=1` in the environment forces the plain burn graph (for before/after
+    /// timings; the function is the same).
     pub fn forward(&self, graph: &Graph) -> Tensor<1> {
+        if std::env::var_os("HEPNN_PLAIN_GNN").is_some() {
+            return self.forward_plain(graph);
+        }
         let index = EdgeIndex::from_tensor(&graph.edge_index, graph.num_nodes()).map(Arc::new);
         if let Some(index) = index
             && let Some(logits) = self.forward_fused(graph, &index)
@@ -370,20 +376,43 @@ mod tests {
             .with_layer_norm(true)
             .init(&device);
         let (n, edges) = (12, 40);
-        let x: Vec<f32> = (0..n * 3).map(|v| ((v * 37 % 17) as f32 - 8.0) * 0.1).collect();
+        let x: Vec<f32> = (0..n * 3)
+            .map(|v| ((v * 37 % 17) as f32 - 8.0) * 0.1)
+            .collect();
         // Node 11 isolated, a repeated edge, a self-loop.
         let sources: Vec<usize> = (0..edges).map(|k| (k * 7 + 3) % 11).collect();
         let mut targets: Vec<usize> = (0..edges).map(|k| (k * 5 + 1) % 11).collect();
         targets[0] = sources[0];
-        let attr: Vec<f32> = (0..edges * 2).map(|v| ((v * 13 % 7) as f32 - 3.0) * 0.2).collect();
-        let g = Graph::from_host(&x, n, &sources, &targets, Some((&attr, 2)), None, &device)
-            .unwrap();
+        let attr: Vec<f32> = (0..edges * 2)
+            .map(|v| ((v * 13 % 7) as f32 - 3.0) * 0.2)
+            .collect();
+        let g =
+            Graph::from_host(&x, n, &sources, &targets, Some((&attr, 2)), None, &device).unwrap();
         let w = Tensor::<1>::random([edges], Distribution::Default, &device);
         let grads_of = |logits: Tensor<1>| {
-            let values = logits.clone().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
-            let grads = (burn::tensor::activation::sigmoid(logits) * w.clone()).sum().backward();
-            let g2 = |t: Tensor<2>| t.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
-            let g1 = |t: Tensor<1>| t.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+            let values = logits
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let grads = (burn::tensor::activation::sigmoid(logits) * w.clone())
+                .sum()
+                .backward();
+            let g2 = |t: Tensor<2>| {
+                t.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+            };
+            let g1 = |t: Tensor<1>| {
+                t.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+            };
             let step = &model.steps[0];
             vec![
                 values,
@@ -400,12 +429,19 @@ mod tests {
             ]
         };
         let index = Arc::new(EdgeIndex::from_tensor(&g.edge_index, n).unwrap());
-        let fused = grads_of(model.forward_fused(&g, &index).expect("the kernels apply on Flex"));
+        let fused = grads_of(
+            model
+                .forward_fused(&g, &index)
+                .expect("the kernels apply on Flex"),
+        );
         let plain = grads_of(model.forward_plain(&g));
         for (k, (a, b)) in fused.iter().zip(&plain).enumerate() {
             let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
             for (u, v) in a.iter().zip(b) {
-                assert!((u - v).abs() <= 1e-4 * scale, "tensor {k}: fused {u} vs plain {v}");
+                assert!(
+                    (u - v).abs() <= 1e-4 * scale,
+                    "tensor {k}: fused {u} vs plain {v}"
+                );
             }
         }
     }

@@ -47,14 +47,11 @@
 //!
 //! # The same mechanism for the GNN and the CNN (sketch, not built)
 //!
-//! - GNN message passing (issue 4): one op `edge_mlp_scatter(x [N, F], edges [E, 2] Int,
-//!   W₁, b₁, W₂, b₂) → [N, F']` gathering x_src ‖ x_dst per edge, running the two-layer MLP on
-//!   [E, 2F] with one GEMM per layer and summing into the destination nodes in the same pass; the
-//!   tape keeps the pre-activations [E, hidden]; the backward scatters ∂L/∂out[dst] back to the
-//!   edges, runs the MLP backward (two GEMMs for the weights, two for the inputs) and
-//!   scatter-adds into ∂L/∂x at both ends. The edge index is an `Int` tensor: its primitive
-//!   converts with `try_into_primitive::<Flex>` and is not a differentiable input (N = 5 float
-//!   inputs).
+//! - GNN message passing (issue 4), built: [`gnn::edge_mlp`] runs an edge MLP on [x_dst, x_src, e]
+//!   without building the concatenation (the first layer split into node projections gathered
+//!   per edge, the rest per block of edges in cache) as one node, and [`gnn::scatter`] sums or
+//!   averages the messages onto the nodes as another; the edge index is host data
+//!   ([`gnn::EdgeIndex`]), not a tensor input. Formulas in the module doc.
 //! - CNN (issue 10): one op `conv2d(x [B, C, H, W], w [O, C, k, k], b) → [B, O, H', W']` doing
 //!   im2col into a [B·H'·W', C·k²] buffer kept on the tape and one GEMM with w reshaped; the
 //!   backward is ∂w = colsᵀ·∂y (one GEMM), ∂b = Σ ∂y, ∂cols = ∂y·w followed by col2im (the
