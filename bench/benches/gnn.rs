@@ -8,7 +8,8 @@
 //!
 //! - `gnn_train_step`: forward + backward + Adam update, the edge MLPs and the aggregation as
 //!   the fused kernels of `hepnn_nn::kernels::gnn` (first layer split into node projections
-//!   gathered per edge, no [E, 192] concatenation; the edge index sorted once per step, counted).
+//!   gathered per edge, no [E, 192] concatenation; the node MLPs likewise without [h, a]; the edge
+//!   index sorted once per step, counted).
 //! - `gnn_forward`: the same forward only (no autodiff).
 //! - `gnn_train_step_plain`, `gnn_forward_plain`: the plain burn graph (`select`, `cat`,
 //!   `select_assign`), the same function; the bench checks at start that both give the same
@@ -28,7 +29,7 @@ use criterion::{Criterion, criterion_group};
 use std::sync::Arc;
 
 use hepnn_nn::gnn::{Aggregation, aggregate};
-use hepnn_nn::kernels::gnn::{EdgeIndex, ScatterMode, edge_mlp, scatter};
+use hepnn_nn::kernels::gnn::{EdgeIndex, ScatterMode, edge_mlp, node_mlp, scatter};
 use hepnn_nn::mlp::{Mlp, MlpConfig};
 
 const NODES: usize = 50_000;
@@ -96,7 +97,7 @@ impl Workload {
         for k in 0..ITERATIONS {
             e = edge_mlp(&self.edge_mlps[k], &h, Some(&e), index, false).expect("Flex backend");
             let a = scatter(&e, index, sum).expect("Flex backend");
-            h = self.node_mlps[k].forward(Tensor::cat(vec![h, a], 1));
+            h = node_mlp(&self.node_mlps[k], &h, &a).expect("Flex backend");
         }
         self.classifier.forward(e).reshape([EDGES])
     }
@@ -201,7 +202,12 @@ fn cpu_seconds() -> f64 {
     // 13th of them, in clock ticks of 1/100 s.
     let rest = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (tick(11) + tick(12)) / 100.0
 }
 
@@ -218,7 +224,11 @@ fn phases(steps: usize, fused: bool) {
         .init(&device);
     let clock = || (std::time::Instant::now(), cpu_seconds());
     let since = |(t, c): (std::time::Instant, f64)| {
-        format!("{:.3} s ({:.2} CPU s)", t.elapsed().as_secs_f64(), cpu_seconds() - c)
+        format!(
+            "{:.3} s ({:.2} CPU s)",
+            t.elapsed().as_secs_f64(),
+            cpu_seconds() - c
+        )
     };
     for step in 0..steps {
         let (all, t0) = (clock(), clock());

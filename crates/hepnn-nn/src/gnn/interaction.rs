@@ -29,7 +29,7 @@ use burn::prelude::*;
 
 use super::aggregate::{Aggregation, aggregate};
 use super::graph::Graph;
-use crate::kernels::gnn::{EdgeIndex, ScatterMode, edge_mlp, scatter};
+use crate::kernels::gnn::{EdgeIndex, ScatterMode, edge_mlp, node_mlp, scatter};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::neuron::Activation;
 
@@ -143,7 +143,8 @@ impl InteractionNetwork {
                 bidirectional: self.bidirectional,
             };
             if let Some(agg) = scatter(&e_new, index, mode) {
-                let dx = self.object.forward(Tensor::cat(vec![x.clone(), agg], 1));
+                let dx = node_mlp(&self.object, &x, &agg)
+                    .unwrap_or_else(|| self.object.forward(Tensor::cat(vec![x.clone(), agg], 1)));
                 let x_new = if self.residual { x + dx } else { dx };
                 return (x_new, e_new);
             }

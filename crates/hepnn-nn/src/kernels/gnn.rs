@@ -422,6 +422,8 @@ struct EdgeDims {
     e: usize,
     /// Node features F.
     f: usize,
+    /// Rows of W₁ for the source node: F, or 0 for a node MLP ([`node_mlp`]: no x_src).
+    fs: usize,
     /// Edge input features (0: none).
     de: usize,
     /// Hidden width H.
@@ -510,22 +512,24 @@ impl KernelOp<8> for EdgeMlpOp {
             View::rows(x, f),
             View::rows(&w1[..f * h], h),
         );
-        par_matmul(
-            n,
-            h,
-            f,
-            &mut pq[h..],
-            2 * h,
-            false,
-            View::rows(x, f),
-            View::rows(&w1[f * h..2 * f * h], h),
-        );
+        if d.fs > 0 {
+            par_matmul(
+                n,
+                h,
+                f,
+                &mut pq[h..],
+                2 * h,
+                false,
+                View::rows(x, f),
+                View::rows(&w1[f * h..2 * f * h], h),
+            );
+        }
         pq.par_chunks_mut(2 * h)
             .for_each(|row| add_to(&mut row[..h], b1));
         let c = Consts {
             d,
             pq: &pq,
-            w1c: &w1[2 * f * h..],
+            w1c: &w1[(f + d.fs) * h..],
             w1c_t: Vec::new(),
             gamma,
             beta,
@@ -688,10 +692,14 @@ fn forward_block_body<T: Real>(
     for r in 0..b {
         let (i, j) = (c.dst[r0 + r] as usize, c.src[r0 + r] as usize);
         let p = &c.pq[i * 2 * h..i * 2 * h + h];
-        let q = &c.pq[j * 2 * h + h..(j + 1) * 2 * h];
         let zr = &mut z[r * h..(r + 1) * h];
-        for k in 0..h {
-            zr[k] = p[k] + q[k];
+        if d.fs > 0 {
+            let q = &c.pq[j * 2 * h + h..(j + 1) * 2 * h];
+            for k in 0..h {
+                zr[k] = p[k] + q[k];
+            }
+        } else {
+            zr.copy_from_slice(p);
         }
     }
     if d.de > 0 {
@@ -805,7 +813,7 @@ impl<T: Real> Backward<Flex, 8> for EdgeMlpNode<T> {
         let shapes: [Vec<usize>; 8] = [
             vec![d.n, d.f],
             vec![d.e, d.de],
-            vec![2 * d.f + d.de, d.h],
+            vec![d.f + d.fs + d.de, d.h],
             vec![1, d.h],
             vec![1, d.h],
             vec![1, d.h],
@@ -825,7 +833,7 @@ fn edge_backward<T: Real>(tape: &EdgeTape<T>, dy: &[T], need: [bool; 8]) -> [Opt
     let d = tape.op.dims;
     let (n, f, h) = (d.n, d.f, d.h);
     let [x, e, w1, _b1, gamma, beta, w2, b2] = tape.inputs.each_ref().map(slice_of::<T>);
-    let w1c = &w1[2 * f * h..];
+    let w1c = &w1[(f + d.fs) * h..];
     let c = Consts {
         d,
         pq: &[],
@@ -926,14 +934,18 @@ fn edge_backward<T: Real>(tape: &EdgeTape<T>, dy: &[T], need: [bool; 8]) -> [Opt
     let dx = need[0].then(|| {
         let mut dx = vec![T::ZERO; n * f];
         let w1a_t = transpose(&w1[..f * h], f, h);
-        let w1b_t = transpose(&w1[f * h..2 * f * h], f, h);
         par_matmul(n, f, h, &mut dx, f, false, p_view, View::rows(&w1a_t, f));
-        par_matmul(n, f, h, &mut dx, f, true, q_view, View::rows(&w1b_t, f));
+        if d.fs > 0 {
+            let w1b_t = transpose(&w1[f * h..2 * f * h], f, h);
+            par_matmul(n, f, h, &mut dx, f, true, q_view, View::rows(&w1b_t, f));
+        }
         dx
     });
     let dw1 = need[2].then(|| {
         let mut dw1 = par_matmul_k(f, h, n, View::transposed(x, f), p_view);
-        dw1.extend(par_matmul_k(f, h, n, View::transposed(x, f), q_view));
+        if d.fs > 0 {
+            dw1.extend(par_matmul_k(f, h, n, View::transposed(x, f), q_view));
+        }
         dw1.extend_from_slice(&acc.dw1c);
         dw1
     });
@@ -1108,7 +1120,9 @@ fn backward_block_body<T: Real>(
         let (i, j) = (c.dst[r0 + r] as usize, c.src[r0 + r] as usize);
         let dr = &dz[r * h..(r + 1) * h];
         add_to(&mut acc.dpq[i * 2 * h..i * 2 * h + h], dr);
-        add_to(&mut acc.dpq[j * 2 * h + h..(j + 1) * 2 * h], dr);
+        if d.fs > 0 {
+            add_to(&mut acc.dpq[j * 2 * h + h..(j + 1) * 2 * h], dr);
+        }
     }
 }
 
@@ -1170,7 +1184,34 @@ pub fn edge_mlp_raw(
     index: &Arc<EdgeIndex>,
     residual: bool,
 ) -> Option<Tensor<2>> {
+    run_mlp(w, x, e, index, residual, true)
+}
+
+/// y = φ([x, m]) for every node, φ the two-layer `mlp`, as one autodiff node: the first layer is
+/// split (x W₁ᵃ + m W₁ᶜ) so that the concatenation is never built — the node update of a
+/// message-passing step, `m` being the aggregated messages. `None` where the kernel does not
+/// apply.
+///
+/// # Shapes
+/// - `x`: `[N, F]`, `m`: `[N, D]`, output `[N, D_out]`; the MLP's input width is F + D
+pub fn node_mlp(mlp: &Mlp, x: &Tensor<2>, m: &Tensor<2>) -> Option<Tensor<2>> {
+    let [n, _] = x.dims();
+    let identity: Vec<i64> = (0..n as i64).collect();
+    let index = Arc::new(EdgeIndex::new(&identity, &identity, n)?);
+    run_mlp(&EdgeMlpWeights::of(mlp)?, x, Some(m), &index, false, false)
+}
+
+/// The edge MLP op (`with_source`: x_src rows in W₁) on explicit weights.
+fn run_mlp(
+    w: &EdgeMlpWeights,
+    x: &Tensor<2>,
+    e: Option<&Tensor<2>>,
+    index: &Arc<EdgeIndex>,
+    residual: bool,
+    with_source: bool,
+) -> Option<Tensor<2>> {
     let [n, f] = x.dims();
+    let fs = if with_source { f } else { 0 };
     let [d_in, h] = w.w1.dims();
     let [h2, dout] = w.w2.dims();
     let (edges, de) = match e {
@@ -1183,7 +1224,7 @@ pub fn edge_mlp_raw(
     let ok = n == index.num_nodes
         && edges == index.num_edges()
         && edges > 0
-        && d_in == 2 * f + de
+        && d_in == f + fs + de
         && h2 == h
         && (!residual || de == dout)
         && w.b1.as_ref().is_none_or(|b| b.dims() == [h])
@@ -1208,6 +1249,7 @@ pub fn edge_mlp_raw(
             n,
             e: edges,
             f,
+            fs,
             de,
             h,
             dout,
@@ -1555,6 +1597,43 @@ mod tests {
                 bidirectional: true,
                 with_e,
             });
+        }
+    }
+
+    /// The node MLP φ([x, m]) against `mlp.forward(cat[x, m])`: output and gradients.
+    #[test]
+    fn node_mlp_matches_plain() {
+        let device = Device::flex().autodiff();
+        device.seed(8);
+        let (n, f, d, h) = (2 * BLOCK + 9, 5, 6, 7);
+        for layer_norm in [false, true] {
+            let mlp = MlpConfig::new(vec![f + d, h, f])
+                .with_layer_norm(layer_norm)
+                .init(&device);
+            let x = Tensor::<2>::random([n, f], Distribution::Default, &device).require_grad();
+            let m = Tensor::<2>::random([n, d], Distribution::Default, &device).require_grad();
+            let w = Tensor::<2>::random([n, f], Distribution::Default, &device);
+            let run = |y: Tensor<2>| {
+                let grads = (y.clone() * w.clone()).sum().backward();
+                let g = |t: Tensor<2>| t.grad(&grads).map(values).expect("gradient");
+                vec![
+                    values(y),
+                    g(x.clone()),
+                    g(m.clone()),
+                    g(mlp.layers[0].weight.val()),
+                    g(mlp.layers[1].weight.val()),
+                ]
+            };
+            let fused = run(node_mlp(&mlp, &x, &m).expect("kernel applies"));
+            let plain = run(mlp.forward(Tensor::cat(vec![x.clone(), m.clone()], 1)));
+            for (k, (a, b)) in fused.iter().zip(&plain).enumerate() {
+                close(
+                    &format!("node mlp {k} (layer_norm {layer_norm})"),
+                    a,
+                    b,
+                    1e-4,
+                );
+            }
         }
     }
 
