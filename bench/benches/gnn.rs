@@ -212,7 +212,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// `HEPNN_GNN_STEPS=n [HEPNN_GNN_PLAIN=1]`: n training steps with the time of each phase (wall
-/// and process CPU seconds), without criterion.
+/// and process CPU seconds), then n inference forward passes, without criterion.
 fn phases(steps: usize, fused: bool) {
     let device = Device::flex().autodiff();
     let (x, sources, targets, labels) = inputs(&device);
@@ -250,6 +250,20 @@ fn phases(steps: usize, fused: bool) {
             since(t2),
             since(all)
         );
+    }
+    // Inference: the same forward on plain tensors.
+    let device = Device::flex();
+    let (x, sources, targets, _) = inputs(&device);
+    let model = Workload::new(&device);
+    for step in 0..steps {
+        let t0 = clock();
+        let logits = if fused {
+            model.forward_fused(x.clone(), &edge_index(&src_host, &dst_host))
+        } else {
+            model.forward(x.clone(), &sources, &targets)
+        };
+        let value = logits.sum().into_scalar::<f32>();
+        println!("inference {step}: sum {value:.4}  forward {}", since(t0));
     }
 }
 
