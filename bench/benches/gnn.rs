@@ -16,7 +16,9 @@
 //!   logits.
 //!
 //! Run: `cargo bench -p hepnn-bench --bench gnn` (each step takes seconds: 10 samples);
-//! `-- 'gnn/gnn_(train_step|forward)$'` for the fused ones only.
+//! `-- 'gnn/gnn_(train_step|forward)$'` for the fused ones only. Without criterion, the time of
+//! each phase (forward, backward, Adam; wall and process CPU seconds) of n steps:
+//! `HEPNN_GNN_STEPS=n [HEPNN_GNN_PLAIN=1] target/release/deps/gnn-<hash> --bench`.
 
 use std::time::Duration;
 

@@ -29,7 +29,7 @@ use burn::prelude::*;
 
 use super::aggregate::{Aggregation, aggregate};
 use super::graph::Graph;
-use crate::kernels::gnn::{EdgeIndex, ScatterMode, edge_mlp, node_mlp, scatter};
+use crate::kernels::gnn::{EdgeIndex, ScatterMode, edge_mlp, node_mlp, on_flex, scatter};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::neuron::Activation;
 
@@ -111,8 +111,7 @@ impl InteractionNetwork {
         e: Tensor<2>,
     ) -> (Tensor<2>, Tensor<2>) {
         let [n, _] = x.dims();
-        let index = self
-            .fusable()
+        let index = (self.fusable() && on_flex(&x))
             .then(|| EdgeIndex::from_tensor(edge_index, n).map(Arc::new))
             .flatten();
         self.forward_indexed(x, edge_index, index.as_ref(), e)
@@ -270,7 +269,9 @@ impl EdgeClassifier {
         if std::env::var_os("HEPNN_PLAIN_GNN").is_some() {
             return self.forward_plain(graph);
         }
-        let index = EdgeIndex::from_tensor(&graph.edge_index, graph.num_nodes()).map(Arc::new);
+        let index = on_flex(&graph.x)
+            .then(|| EdgeIndex::from_tensor(&graph.edge_index, graph.num_nodes()).map(Arc::new))
+            .flatten();
         if let Some(index) = index
             && let Some(logits) = self.forward_fused(graph, &index)
         {

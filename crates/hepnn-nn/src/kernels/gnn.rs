@@ -190,6 +190,15 @@ pub struct ScatterMode {
     pub bidirectional: bool,
 }
 
+/// Whether `t` lives on the Flex CPU backend (plain or autodiff), where the kernels of this
+/// module apply: callers check it before reading an edge index back to the host.
+pub fn on_flex(t: &Tensor<2>) -> bool {
+    let t = [t.clone()];
+    primitives::<Flex, 1>(&t).is_some()
+        || primitives::<Autodiff<Flex, NoCheckpointing>, 1>(&t).is_some()
+        || primitives::<Autodiff<Flex, BalancedCheckpointing>, 1>(&t).is_some()
+}
+
 // ------------------------------------------------------------------------------------------------
 // Shared plumbing.
 
@@ -1680,6 +1689,13 @@ mod tests {
             );
             assert!(report.passed(), "layer_norm {layer_norm}: {report:?}");
         }
+    }
+
+    #[test]
+    fn flex_tensors_are_recognised() {
+        let device = Device::flex();
+        assert!(on_flex(&Tensor::<2>::zeros([2, 2], &device)));
+        assert!(on_flex(&Tensor::<2>::zeros([2, 2], &device.autodiff())));
     }
 
     #[test]
