@@ -728,15 +728,8 @@ fn forward_block_body<T: Real>(
         let zr = &mut z[r * h..(r + 1) * h];
         let ar = &mut a[r * h..(r + 1) * h];
         if d.layer_norm {
-            let mut mean = T::ZERO;
-            for &v in zr.iter() {
-                mean += v;
-            }
-            mean = mean / hf;
-            let mut var = T::ZERO;
-            for &v in zr.iter() {
-                var += (v - mean) * (v - mean);
-            }
+            let mean = lanes_sum(zr, |v| v) / hf;
+            let var = lanes_sum(zr, |v| (v - mean) * (v - mean));
             let rs = T::ONE / sqrt(var / hf + c.eps);
             rstd[r] = rs;
             for k in 0..h {
@@ -768,6 +761,49 @@ fn forward_block_body<T: Real>(
         View::rows(a, h),
         View::rows(c.w2, d.dout),
     );
+}
+
+/// Σ f(vᵢ) in 16 independent partial sums (so that the loop vectorises; a single running sum is
+/// a chain of dependent additions).
+#[inline(always)]
+fn lanes_sum<T: Real>(values: &[T], f: impl Fn(T) -> T) -> T {
+    let mut acc = [T::ZERO; 16];
+    let chunks = values.chunks_exact(16);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for k in 0..16 {
+            acc[k] += f(chunk[k]);
+        }
+    }
+    let mut total = T::ZERO;
+    for &v in rest {
+        total += f(v);
+    }
+    for a in acc {
+        total += a;
+    }
+    total
+}
+
+/// Σ aᵢ bᵢ in 16 independent partial sums (see [`lanes_sum`]).
+#[inline(always)]
+fn lanes_dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::ZERO; 16];
+    let n = a.len().min(b.len());
+    let full = n / 16 * 16;
+    for (ca, cb) in a[..full].chunks_exact(16).zip(b[..full].chunks_exact(16)) {
+        for k in 0..16 {
+            acc[k] += ca[k] * cb[k];
+        }
+    }
+    let mut total = T::ZERO;
+    for k in full..n {
+        total += a[k] * b[k];
+    }
+    for v in acc {
+        total += v;
+    }
+    total
 }
 
 /// Per-thread sums of the backward pass.
@@ -1079,16 +1115,13 @@ fn backward_block_body<T: Real>(
         }
         if d.layer_norm {
             let xh = &hidden[r * h..(r + 1) * h];
-            let mut m1 = T::ZERO;
-            let mut m2 = T::ZERO;
             for k in 0..h {
                 acc.dgamma[k] += dr[k] * xh[k];
                 acc.dbeta[k] += dr[k];
-                let g = dr[k] * c.gamma[k];
-                dr[k] = g;
-                m1 += g;
-                m2 += g * xh[k];
+                dr[k] = dr[k] * c.gamma[k];
             }
+            let m1 = lanes_sum(dr, |g| g);
+            let m2 = lanes_dot(dr, xh);
             let (m1, m2, rs) = (m1 / hf, m2 / hf, rstd[r]);
             for k in 0..h {
                 dr[k] = (dr[k] - m1 - xh[k] * m2) * rs;
