@@ -37,6 +37,10 @@
 //! range per rayon thread and the buffers (and weight gradients) summed in range order, so a run
 //! is deterministic for a given thread count.
 //!
+//! [`node_mlp`] is the same operation for the node update φ_O([x, m]): W₁ = [W₁ᵃ; W₁ᶜ], no source
+//! rows, the identity as edge list (one "edge" per node, m in the place of e), so
+//! [x, m] W₁ + b₁ = P + m W₁ᶜ without building [x, m].
+//!
 //! # The scatter
 //!
 //! ```text
