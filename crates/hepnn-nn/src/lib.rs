@@ -15,7 +15,7 @@
 //! | [`autoencoder`] | autoencoders | dense and convolutional encoder/decoder, reconstruction loss, the variational option (reparameterisation, KL), anomaly score |
 //! | [`diffusion`] | diffusion models | noise schedules, ε-prediction loss, DDPM and DDIM sampling, direct and classifier-free conditioning, the two-moons example |
 //! | [`train`] | training | the loop every later model uses: progress bar, CSV metrics, plots, checkpoints, resume, NaN guard |
-//! | [`kernels`] | (speed) | hand-written CPU kernels with their own backward inside burn's autodiff: the LSTM over a whole sequence, the convolution (+ ReLU + max-pool) |
+//! | [`kernels`] | (speed) | hand-written CPU kernels with their own backward inside burn's autodiff: the LSTM over a whole sequence, the convolution (+ ReLU + max-pool), GNN message passing (edge MLP, node MLP, scatter) |
 //!
 //! Models follow burn's layer shape: `FooConfig` → `FooConfig::init(&Device)` → `Foo::forward`.
 //! Tensors are burn 0.22 `Tensor<D>` on a [`burn::prelude::Device`]; nothing here is generic over

@@ -893,3 +893,103 @@ mod next_hit {
         compare(40, &options);
     }
 }
+
+/// The shipped tracking classifier (`models/tracking`: LayerNorm, mean, bidirectional, residual,
+/// 8 shared steps) gives the same logits through the fused message-passing kernels of
+/// `hepnn_nn::kernels::gnn` as through the plain burn graph, on a synthetic barrel event (hits on
+/// ten cylinders, edges between neighbouring layers, the features of `features.rs`).
+#[test]
+fn the_shipped_classifier_gives_the_same_logits_fused_and_plain() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tracking");
+    let device = Device::flex();
+    let model = hepnn_tracking::pipeline::load_classifier(&dir, &device).expect("shipped model");
+    let radii = [
+        32.0, 72.0, 116.0, 172.0, 260.0, 360.0, 500.0, 660.0, 820.0, 1020.0f64,
+    ];
+    let per_layer = 300;
+    let mut seed = 7u64;
+    let mut uniform = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    // (r, φ, z) of every hit, layer by layer.
+    let hits: Vec<(f64, f64, f64)> = radii
+        .iter()
+        .flat_map(|&r| (0..per_layer).map(move |_| r))
+        .map(|r| {
+            let phi = (uniform() * 2.0 - 1.0) * std::f64::consts::PI;
+            (r, phi, (uniform() * 2.0 - 1.0) * 1000.0)
+        })
+        .collect();
+    let eta = |r: f64, z: f64| (z / r).asinh();
+    let (mut sources, mut targets, mut attr) = (Vec::new(), Vec::new(), Vec::new());
+    for layer in 0..radii.len() - 1 {
+        for i in layer * per_layer..(layer + 1) * per_layer {
+            for j in (layer + 1) * per_layer..(layer + 2) * per_layer {
+                let ((ri, pi, zi), (rj, pj, zj)) = (hits[i], hits[j]);
+                let mut dphi = pj - pi;
+                if dphi > std::f64::consts::PI {
+                    dphi -= 2.0 * std::f64::consts::PI;
+                } else if dphi < -std::f64::consts::PI {
+                    dphi += 2.0 * std::f64::consts::PI;
+                }
+                if dphi.abs() < 0.08 && (zj - zi).abs() < 600.0 {
+                    let dr = rj - ri;
+                    sources.push(i);
+                    targets.push(j);
+                    attr.extend([
+                        dr / 100.0,
+                        10.0 * dphi,
+                        (zj - zi) / 100.0,
+                        10.0 * (eta(rj, zj) - eta(ri, zi)),
+                        1000.0 * dphi / dr,
+                    ]);
+                }
+            }
+        }
+    }
+    let x: Vec<f32> = hits
+        .iter()
+        .flat_map(|&(r, phi, z)| {
+            [
+                (r / 1000.0) as f32,
+                (phi / std::f64::consts::PI) as f32,
+                (z / 1000.0) as f32,
+            ]
+        })
+        .collect();
+    let attr: Vec<f32> = attr.iter().map(|&v| v as f32).collect();
+    let graph = Graph::from_host(
+        &x,
+        hits.len(),
+        &sources,
+        &targets,
+        Some((&attr, 5)),
+        None,
+        &device,
+    )
+    .expect("valid graph");
+    let values = |t: Tensor<1>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let start = Instant::now();
+    let fused = values(model.forward(&graph));
+    let t_fused = start.elapsed();
+    let start = Instant::now();
+    let plain = values(model.forward_plain(&graph));
+    let t_plain = start.elapsed();
+    let worst = fused
+        .iter()
+        .zip(&plain)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let spread = plain.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    println!(
+        "shipped classifier, {} hits, {} edges: max |Δlogit| fused vs plain = {worst:e} \
+         (max |logit| {spread:.2}); forward {t_fused:?} fused, {t_plain:?} plain",
+        hits.len(),
+        sources.len()
+    );
+    assert!(spread > 1.0, "the logits should spread: {spread}");
+    assert!(worst < 1e-3, "max |Δlogit| = {worst}");
+}

@@ -17,11 +17,19 @@
 //!
 //! [`EdgeClassifier`] stacks an encoder, K interaction steps and an edge head giving one logit per
 //! edge: the model that keeps or drops the candidate hit pairs of a tracking graph.
+//!
+//! On the Flex CPU backend the edge networks (φ_R, the edge encoder and the head) and the sum/mean
+//! aggregations run as the fused kernels of [`crate::kernels::gnn`] (first layer split into node
+//! projections gathered per edge, one autodiff node each, hand-written backward); the same
+//! parameters, the same function. Elsewhere, and for max aggregation, the plain burn graph runs.
+
+use std::sync::Arc;
 
 use burn::prelude::*;
 
 use super::aggregate::{Aggregation, aggregate};
 use super::graph::Graph;
+use crate::kernels::gnn::{EdgeIndex, ScatterMode, edge_mlp, node_mlp, on_flex, scatter};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::neuron::Activation;
 
@@ -97,6 +105,58 @@ impl InteractionNetwork {
     /// # Shapes
     /// - `x`: `[N, d_node]`, `edge_index`: `[2, E]`, `e`: `[E, d_edge]`; outputs the same shapes
     pub fn forward(
+        &self,
+        x: Tensor<2>,
+        edge_index: &Tensor<2, Int>,
+        e: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let [n, _] = x.dims();
+        let index = (self.fusable() && on_flex(&x))
+            .then(|| EdgeIndex::from_tensor(edge_index, n).map(Arc::new))
+            .flatten();
+        self.forward_indexed(x, edge_index, index.as_ref(), e)
+    }
+
+    /// Whether [`InteractionNetwork::forward_indexed`] can use the fused kernels (sum or mean).
+    fn fusable(&self) -> bool {
+        self.aggregation != Aggregation::Max
+    }
+
+    /// [`InteractionNetwork::forward`] with the edge index already on the host (built once per
+    /// graph by the caller): the fused kernels where they apply, else the plain graph.
+    ///
+    /// # Shapes
+    /// - as [`InteractionNetwork::forward`]
+    pub fn forward_indexed(
+        &self,
+        x: Tensor<2>,
+        edge_index: &Tensor<2, Int>,
+        index: Option<&Arc<EdgeIndex>>,
+        e: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        if let Some(index) = index.filter(|_| self.fusable())
+            && let Some(e_new) = edge_mlp(&self.relational, &x, Some(&e), index, self.residual)
+        {
+            let mode = ScatterMode {
+                mean: self.aggregation == Aggregation::Mean,
+                bidirectional: self.bidirectional,
+            };
+            if let Some(agg) = scatter(&e_new, index, mode) {
+                let dx = node_mlp(&self.object, &x, &agg)
+                    .unwrap_or_else(|| self.object.forward(Tensor::cat(vec![x.clone(), agg], 1)));
+                let x_new = if self.residual { x + dx } else { dx };
+                return (x_new, e_new);
+            }
+        }
+        self.forward_plain(x, edge_index, e)
+    }
+
+    /// The plain burn graph of [`InteractionNetwork::forward`] (gather with `select`, `cat`,
+    /// scatter-add with `select_assign`).
+    ///
+    /// # Shapes
+    /// - as [`InteractionNetwork::forward`]
+    pub fn forward_plain(
         &self,
         x: Tensor<2>,
         edge_index: &Tensor<2, Int>,
@@ -202,7 +262,48 @@ impl EdgeClassifier {
     ///
     /// # Shapes
     /// - graph with `x`: `[N, d_node_in]`, optional `edge_attr`: `[E, d_edge_in]`; output `[E]`
+    ///
+    /// `HEPNN_PLAIN_GNN=1` in the environment forces the plain burn graph (for before/after
+    /// timings; the function is the same).
     pub fn forward(&self, graph: &Graph) -> Tensor<1> {
+        if std::env::var_os("HEPNN_PLAIN_GNN").is_some() {
+            return self.forward_plain(graph);
+        }
+        let index = on_flex(&graph.x)
+            .then(|| EdgeIndex::from_tensor(&graph.edge_index, graph.num_nodes()).map(Arc::new))
+            .flatten();
+        if let Some(index) = index
+            && let Some(logits) = self.forward_fused(graph, &index)
+        {
+            return logits;
+        }
+        self.forward_plain(graph)
+    }
+
+    /// [`EdgeClassifier::forward`] with the fused kernels; `None` where they do not apply.
+    pub(crate) fn forward_fused(&self, graph: &Graph, index: &Arc<EdgeIndex>) -> Option<Tensor<1>> {
+        let edges = graph.num_edges();
+        let relu = |t| Activation::Relu.forward(t);
+        let mut e = relu(edge_mlp(
+            &self.edge_encoder,
+            &graph.x,
+            graph.edge_attr.as_ref(),
+            index,
+            false,
+        )?);
+        let mut x = relu(self.node_encoder.forward(graph.x.clone()));
+        for k in 0..self.iterations {
+            let step = &self.steps[k % self.steps.len()];
+            (x, e) = step.forward_indexed(x, &graph.edge_index, Some(index), e);
+        }
+        Some(edge_mlp(&self.head, &x, Some(&e), index, false)?.reshape([edges]))
+    }
+
+    /// The plain burn graph of [`EdgeClassifier::forward`] (the same function).
+    ///
+    /// # Shapes
+    /// - as [`EdgeClassifier::forward`]
+    pub fn forward_plain(&self, graph: &Graph) -> Tensor<1> {
         let edges = graph.num_edges();
         let (sources, targets) = (graph.sources(), graph.targets());
         let pair = |x: &Tensor<2>, e: Option<Tensor<2>>| {
@@ -221,7 +322,7 @@ impl EdgeClassifier {
         let mut x = relu(self.node_encoder.forward(graph.x.clone()));
         for k in 0..self.iterations {
             let step = &self.steps[k % self.steps.len()];
-            (x, e) = step.forward(x, &graph.edge_index, e);
+            (x, e) = step.forward_plain(x, &graph.edge_index, e);
         }
         self.head.forward(pair(&x, Some(e))).reshape([edges])
     }
@@ -261,6 +362,90 @@ mod tests {
             &GradCheckOptions::default(),
         );
         assert!(report.passed(), "{report:?}");
+    }
+
+    /// The fused kernels and the plain graph give the same logits and gradients for the tracking
+    /// configuration (LayerNorm, mean, bidirectional, residual, shared weights).
+    #[test]
+    fn fused_edge_classifier_matches_the_plain_graph() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        device.seed(21);
+        let model = EdgeClassifierConfig::new(3, 2)
+            .with_d_hidden(8)
+            .with_iterations(3)
+            .with_aggregation(Aggregation::Mean)
+            .with_layer_norm(true)
+            .init(&device);
+        let (n, edges) = (12, 40);
+        let x: Vec<f32> = (0..n * 3)
+            .map(|v| ((v * 37 % 17) as f32 - 8.0) * 0.1)
+            .collect();
+        // Node 11 isolated, a repeated edge, a self-loop.
+        let sources: Vec<usize> = (0..edges).map(|k| (k * 7 + 3) % 11).collect();
+        let mut targets: Vec<usize> = (0..edges).map(|k| (k * 5 + 1) % 11).collect();
+        targets[0] = sources[0];
+        let attr: Vec<f32> = (0..edges * 2)
+            .map(|v| ((v * 13 % 7) as f32 - 3.0) * 0.2)
+            .collect();
+        let g =
+            Graph::from_host(&x, n, &sources, &targets, Some((&attr, 2)), None, &device).unwrap();
+        let w = Tensor::<1>::random([edges], Distribution::Default, &device);
+        let grads_of = |logits: Tensor<1>| {
+            let values = logits
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let grads = (burn::tensor::activation::sigmoid(logits) * w.clone())
+                .sum()
+                .backward();
+            let g2 = |t: Tensor<2>| {
+                t.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+            };
+            let g1 = |t: Tensor<1>| {
+                t.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+            };
+            let step = &model.steps[0];
+            vec![
+                values,
+                g2(model.node_encoder.layers[0].weight.val()),
+                g2(model.edge_encoder.layers[0].weight.val()),
+                g2(step.relational.layers[0].weight.val()),
+                g1(step.relational.layers[0].bias.as_ref().unwrap().val()),
+                g1(step.relational.norms[0].gamma.val()),
+                g1(step.relational.norms[0].beta.as_ref().unwrap().val()),
+                g2(step.relational.layers[1].weight.val()),
+                g2(step.object.layers[0].weight.val()),
+                g2(model.head.layers[0].weight.val()),
+                g2(model.head.layers[1].weight.val()),
+            ]
+        };
+        let index = Arc::new(EdgeIndex::from_tensor(&g.edge_index, n).unwrap());
+        let fused = grads_of(
+            model
+                .forward_fused(&g, &index)
+                .expect("the kernels apply on Flex"),
+        );
+        let plain = grads_of(model.forward_plain(&g));
+        for (k, (a, b)) in fused.iter().zip(&plain).enumerate() {
+            let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+            for (u, v) in a.iter().zip(b) {
+                assert!(
+                    (u - v).abs() <= 1e-4 * scale,
+                    "tensor {k}: fused {u} vs plain {v}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -42,21 +42,19 @@
 //! `Backward` impl, so for one CPU backend the direct conversion above is shorter.
 //!
 //! Limits of the mechanism: one output per node (a `Backward` has one `ops.node`), so several
-//! results are packed into one tensor and taken apart with `narrow` (each `narrow`'s backward
-//! writes one zero tensor of the packed size, cheap next to the kernel); f32 and f64 only; only
+//! results are packed into one tensor and taken apart again (burn's `narrow` works, but each
+//! `narrow`'s backward allocates a zero tensor of the packed size; [`lstm`] uses a small unpacking
+//! node of its own whose backward writes into a pooled buffer instead); f32 and f64 only; only
 //! the Flex CPU backend (others fall back). The state is kept as plain vectors: no gradient
 //! checkpointing inside the op (it is `compute_bound`, its output is never recomputed).
 //!
-//! # The same mechanism for the GNN (sketch) and the CNN (built: [`conv`])
+//! # The same mechanism for the GNN ([`gnn`]) and the CNN ([`conv`])
 //!
-//! - GNN message passing (issue 4): one op `edge_mlp_scatter(x [N, F], edges [E, 2] Int,
-//!   W₁, b₁, W₂, b₂) → [N, F']` gathering x_src ‖ x_dst per edge, running the two-layer MLP on
-//!   [E, 2F] with one GEMM per layer and summing into the destination nodes in the same pass; the
-//!   tape keeps the pre-activations [E, hidden]; the backward scatters ∂L/∂out[dst] back to the
-//!   edges, runs the MLP backward (two GEMMs for the weights, two for the inputs) and
-//!   scatter-adds into ∂L/∂x at both ends. The edge index is an `Int` tensor: its primitive
-//!   converts with `try_into_primitive::<Flex>` and is not a differentiable input (N = 5 float
-//!   inputs).
+//! - GNN message passing (issue 4), built: [`gnn::edge_mlp`] runs an edge MLP on [x_dst, x_src, e]
+//!   without building the concatenation (the first layer split into node projections gathered
+//!   per edge, the rest per block of edges in cache) as one node, and [`gnn::scatter`] sums or
+//!   averages the messages onto the nodes as another; the edge index is host data
+//!   ([`gnn::EdgeIndex`]), not a tensor input. Formulas in the module doc.
 //! - CNN (issue 10), built in [`conv`]: `conv2d(x [B, C, H, W], w [O, C, kh, kw], b)` at stride 1
 //!   with zero padding, optionally fused with ReLU and a p × p max-pool, → `[B, O, H'/p, W'/p]`.
 //!   Forward per image: y = W · cols + b, the columns of the zero-padded image read in place
@@ -69,6 +67,7 @@
 //! Both reuse [`matmul`], [`Real`] and the conversion helpers of this module.
 
 pub mod conv;
+pub mod gnn;
 pub mod lstm;
 
 use core::fmt::Debug;
