@@ -18,7 +18,7 @@
 //! Run: `cargo bench -p hepnn-bench --bench gnn` (each step takes seconds: 10 samples);
 //! `-- 'gnn/gnn_(train_step|forward)$'` for the fused ones only. Without criterion, the time of
 //! each phase (forward, backward, Adam; wall and process CPU seconds) of n steps:
-//! `HEPNN_GNN_STEPS=n [HEPNN_GNN_PLAIN=1] target/release/deps/gnn-<hash> --bench`.
+//! `HEPNN_GNN_STEPS=n [HEPNN_NO_GNN_KERNEL=1] target/release/deps/gnn-<hash> --bench`.
 
 use std::time::Duration;
 
@@ -213,7 +213,7 @@ fn cpu_seconds() -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-/// `HEPNN_GNN_STEPS=n [HEPNN_GNN_PLAIN=1]`: n training steps with the time of each phase (wall
+/// `HEPNN_GNN_STEPS=n [HEPNN_NO_GNN_KERNEL=1]`: n training steps with the time of each phase (wall
 /// and process CPU seconds), then n inference forward passes, without criterion.
 fn phases(steps: usize, fused: bool) {
     let device = Device::flex().autodiff();
@@ -274,7 +274,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
     {
-        phases(steps, std::env::var_os("HEPNN_GNN_PLAIN").is_none());
+        phases(steps, std::env::var_os("HEPNN_NO_GNN_KERNEL").is_none());
         return;
     }
     benches();

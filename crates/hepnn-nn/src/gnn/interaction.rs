@@ -263,10 +263,10 @@ impl EdgeClassifier {
     /// # Shapes
     /// - graph with `x`: `[N, d_node_in]`, optional `edge_attr`: `[E, d_edge_in]`; output `[E]`
     ///
-    /// `HEPNN_PLAIN_GNN=1` in the environment forces the plain burn graph (for before/after
+    /// `HEPNN_NO_GNN_KERNEL=1` in the environment forces the plain burn graph (for before/after
     /// timings; the function is the same).
     pub fn forward(&self, graph: &Graph) -> Tensor<1> {
-        if std::env::var_os("HEPNN_PLAIN_GNN").is_some() {
+        if std::env::var_os("HEPNN_NO_GNN_KERNEL").is_some() {
             return self.forward_plain(graph);
         }
         let index = on_flex(&graph.x)
