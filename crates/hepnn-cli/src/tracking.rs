@@ -229,6 +229,7 @@ pub fn train_with(
                 &r,
                 t.target_pt_min,
                 t.positive_weight,
+                t.pt_weight_power,
                 &device,
             )?);
         }

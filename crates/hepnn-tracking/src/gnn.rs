@@ -180,7 +180,10 @@ impl RegionItem {
     /// no edge with a weight. Loss weights (acorn's target-track weighting): a false edge 1; a
     /// true edge of a particle with pT > `target_pt_min` (GeV) `positive_weight`; a true edge of
     /// a softer particle 0 — neither pushed up nor down, so the network learns the tracks the
-    /// chain is meant to find (`target_pt_min = 0` targets every particle).
+    /// chain is meant to find (`target_pt_min = 0` targets every particle). With
+    /// `pt_weight_power` p > 0 a target true edge weighs `positive_weight · clamp(pT / 1 GeV, 1,
+    /// 10)^p`: stiff tracks are rare among the training edges (the spectrum falls steeply), and
+    /// this counts each of them more.
     ///
     /// # Errors
     /// As [`EventGraph::to_device`].
@@ -188,6 +191,7 @@ impl RegionItem {
         region: &Region,
         target_pt_min: f64,
         positive_weight: f64,
+        pt_weight_power: f64,
         device: &Device,
     ) -> Result<Option<Self>, TrackingError> {
         let (Some(labels), Some(label_pt)) = (&region.graph.labels, &region.graph.label_pt) else {
@@ -205,11 +209,13 @@ impl RegionItem {
             .iter()
             .map(|&k| {
                 let k = k as usize;
-                match (labels[k], f64::from(label_pt[k]) > target_pt_min) {
-                    (false, _) => 1.0,
-                    (true, true) => positive_weight as f32,
-                    (true, false) => 0.0,
-                }
+                edge_weight(
+                    labels[k],
+                    f64::from(label_pt[k]),
+                    target_pt_min,
+                    positive_weight,
+                    pt_weight_power,
+                )
             })
             .collect();
         if core.is_empty() || w.iter().all(|&w| w == 0.0) {
@@ -235,6 +241,23 @@ pub fn weighted_bce(logits: Tensor<1>, labels: Tensor<1>, weights: Tensor<1>) ->
     let neg = log_sigmoid(logits.neg()) * (labels.neg() + 1.0);
     let total = weights.clone().sum();
     ((pos + neg) * weights).sum().neg() / total
+}
+
+/// The loss weight of one edge (see [`RegionItem::new`]): 1 for a false edge, 0 for a true edge
+/// of a particle at or below `target_pt_min`, else `positive_weight · clamp(pT / 1 GeV, 1,
+/// 10)^pt_weight_power`.
+pub fn edge_weight(
+    label: bool,
+    pt: f64,
+    target_pt_min: f64,
+    positive_weight: f64,
+    pt_weight_power: f64,
+) -> f32 {
+    match (label, pt > target_pt_min) {
+        (false, _) => 1.0,
+        (true, true) => (positive_weight * pt.clamp(1.0, 10.0).powf(pt_weight_power)) as f32,
+        (true, false) => 0.0,
+    }
 }
 
 /// Edge classification on the η/φ regions of simulated events, as a [`TrainTask`]: items are
@@ -302,5 +325,26 @@ impl TrainTask for RegionTask<'_> {
             ("valid_purity".into(), m.purity),
             ("valid_auc".into(), m.auc),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edge_weight;
+
+    #[test]
+    fn edge_weights_follow_the_target_and_pt_settings() {
+        // False edges weigh 1 whatever the settings.
+        assert_eq!(edge_weight(false, 5.0, 0.0, 2.0, 1.0), 1.0);
+        // Without the pT power every target true edge weighs positive_weight.
+        assert_eq!(edge_weight(true, 0.3, 0.0, 2.0, 0.0), 2.0);
+        assert_eq!(edge_weight(true, 30.0, 0.0, 2.0, 0.0), 2.0);
+        // Softer than the target cut: 0.
+        assert_eq!(edge_weight(true, 0.5, 0.9, 2.0, 1.0), 0.0);
+        // With p = 1: below 1 GeV as at 1 GeV, linear up to 10 GeV, capped above.
+        assert_eq!(edge_weight(true, 0.5, 0.0, 2.0, 1.0), 2.0);
+        assert!((edge_weight(true, 3.0, 0.0, 2.0, 1.0) - 6.0).abs() < 1e-6);
+        assert!((edge_weight(true, 50.0, 0.0, 2.0, 1.0) - 20.0).abs() < 1e-5);
+        assert!((edge_weight(true, 4.0, 0.0, 1.0, 0.5) - 2.0).abs() < 1e-6);
     }
 }

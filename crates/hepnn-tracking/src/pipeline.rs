@@ -560,6 +560,9 @@ pub struct TrainingConfig {
     /// Target particles: true edges of particles with pT above this (GeV) are learned as true;
     /// those of softer particles get weight 0 (acorn's target-track weighting; 0 = all).
     pub target_pt_min: f64,
+    /// p ≥ 0: the weight of a target true edge is multiplied by clamp(pT / 1 GeV, 1, 10)^p, so
+    /// that the rare stiff tracks count more (0 = off).
+    pub pt_weight_power: f64,
 }
 
 impl Default for TrainingConfig {
@@ -572,6 +575,7 @@ impl Default for TrainingConfig {
             overlap: 0.05,
             positive_weight: 2.0,
             target_pt_min: 0.0,
+            pt_weight_power: 0.0,
         }
     }
 }
@@ -746,6 +750,12 @@ impl TrackingConfig {
             return bad(
                 "training.positive_weight",
                 format!("must be > 0, got {}", t.positive_weight),
+            );
+        }
+        if !(t.pt_weight_power.is_finite() && (0.0..=4.0).contains(&t.pt_weight_power)) {
+            return bad(
+                "training.pt_weight_power",
+                format!("must be in 0..=4, got {}", t.pt_weight_power),
             );
         }
         if !(t.target_pt_min.is_finite() && t.target_pt_min >= 0.0) {
