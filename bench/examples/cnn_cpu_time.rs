@@ -10,38 +10,18 @@
 //! (default 40 and 5; `name`: `cnn_train_step` or `neutrino_cnn_train_step` only). Prints one
 //! JSON line per model.
 
-use std::time::Instant;
-
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use hepnn_bench::cnn::{MnistCnn, neutrino_step};
+use hepnn_bench::timing::time_steps;
 
-/// utime + stime of this process in seconds (`/proc/self/stat` fields 14 and 15).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat (Linux)");
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    let after = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields[i].parse::<f64>().expect("clock ticks");
-    // Fields 14 and 15 are at 11 and 12 after the state field (field 3 = index 0).
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn measure(name: &str, mut step: impl FnMut() -> f32, steps: usize, warmup: usize) {
-    for _ in 0..warmup {
-        step();
-    }
-    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
-    let mut loss = 0.0;
-    for _ in 0..steps {
-        loss = step();
-    }
-    let cpu_ms = (cpu_seconds() - cpu0) * 1e3 / steps as f64;
-    let wall_ms = wall0.elapsed().as_secs_f64() * 1e3 / steps as f64;
+fn measure(name: &str, step: impl FnMut() -> f32, steps: usize, warmup: usize) {
+    let t = time_steps(step, steps, warmup);
     println!(
-        "{{\"name\": \"{name}\", \"cpu_ms\": {cpu_ms:.2}, \"wall_ms\": {wall_ms:.2}, \"steps\": {steps}, \"last_loss\": {loss:.5}}}"
+        "{{\"name\": \"{name}\", \"cpu_ms\": {:.2}, \"wall_ms\": {:.2}, \"wall_median_ms\": {:.2}, \"steps\": {steps}, \"last_loss\": {:.5}}}",
+        t.cpu_ms, t.wall_ms, t.wall_median_ms, t.last_loss
     );
 }
 

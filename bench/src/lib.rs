@@ -2,3 +2,4 @@
 
 pub mod cnn;
 pub mod lstm;
+pub mod timing;
