@@ -250,6 +250,19 @@ mod physics {
             counts.push(particles.len() as f64);
             pt.extend(particles.iter().map(Particle::pt));
         }
+        // The tail that tracking is measured on (pT > 1 GeV) and the stiff tracks of the hard
+        // scatter: particles per event above 1, 2 and 5 GeV (real 1,323 / 284 / 26).
+        for (threshold, tolerance) in [(1.0, 0.15), (2.0, 0.25), (5.0, 0.4)] {
+            let above = |v: &[f64]| v.iter().filter(|&&p| p > threshold).count() as f64 / 8.0;
+            let (real, generated) = (above(&real_pt), above(&pt));
+            eprintln!(
+                "particles above {threshold} GeV per event: real {real:.1}, generated {generated:.1}"
+            );
+            assert!(
+                (generated / real - 1.0).abs() < tolerance,
+                "above {threshold} GeV: real {real}, generated {generated}"
+            );
+        }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let (real_mean, sim_mean) = (mean(&real_counts), mean(&counts));
         let (real_median, sim_median) = (median(real_pt), median(pt));
