@@ -822,7 +822,7 @@ pub fn pipeline_from(
             model: hepnn_tracking::pipeline::load_classifier(model_dir, device)?,
             device: device.clone(),
         }),
-        building: Box::new(config.building.stage()?),
+        building: config.building.boxed(|| config.events.detector())?,
     })
 }
 

@@ -313,9 +313,10 @@ fn the_graph_trigger_classifies_track_pt() {
     );
 }
 
-/// The tracking chain's config for CI: ⟨μ⟩ = 20, a small interaction network, plain connected
-/// components (measured: track efficiency 0.874, fake rate 0.047, duplicate rate 0.036 on the two
-/// test events; docs/results.md).
+/// The tracking chain's config for CI: ⟨μ⟩ = 20 (with the generator's hard scatter: jets), a
+/// small interaction network, CC and walk, the track fit (measured: track efficiency 0.849, fake
+/// rate 0.0095, duplicate rate 0.064 on the two test events; without the fit 0.861 / 0.044 /
+/// 0.072; docs/results.md).
 const CI_TRACKING_CONFIG: &str = r#"
 [events]
 pileup = 20.0
@@ -329,13 +330,15 @@ learn_events = 200
 hidden = 32
 iterations = 4
 [training]
-epochs = 10
+epochs = 20
 phi_sectors = 4
 eta_bins = 1
 positive_weight = 2.0
 [building]
-kind = "connected_components"
+kind = "cc_walk"
 score_cut = 0.7
+fit_chi2_max = 10.0
+fit_max_outliers = 4
 "#;
 
 #[test]
@@ -389,10 +392,10 @@ fn tracking_chain_trains_reconstructs_and_evaluates_at_low_pileup() {
     let fake_rate = num(&s, "fake_rate");
     let duplicate_rate = num(&s, "duplicate_rate");
     assert!(
-        efficiency >= 0.8,
-        "track efficiency {efficiency} < 0.8: {s}"
+        efficiency >= 0.78,
+        "track efficiency {efficiency} < 0.78: {s}"
     );
-    assert!(fake_rate <= 0.1, "fake rate {fake_rate} > 0.1: {s}");
+    assert!(fake_rate <= 0.03, "fake rate {fake_rate} > 0.03: {s}");
     assert!(
         duplicate_rate <= 0.1,
         "duplicate rate {duplicate_rate} > 0.1: {s}"

@@ -261,6 +261,35 @@ impl TrackBuilding for CcWalkStage {
     }
 }
 
+/// Building followed by the track fit ([`crate::building::fit`]): candidates that do not lie on
+/// a helix are cleaned of outlier hits or dropped.
+pub struct FittedBuilding {
+    /// The building stage.
+    pub building: CcWalkStage,
+    /// The fit and its cut.
+    pub filter: crate::building::FitFilter,
+}
+
+impl TrackBuilding for FittedBuilding {
+    fn name(&self) -> &'static str {
+        if self.building.walk {
+            "cc_walk_fit"
+        } else {
+            "connected_components_fit"
+        }
+    }
+
+    fn build(
+        &self,
+        event: &Event,
+        graph: &EventGraph,
+        scores: &[f64],
+    ) -> Result<Vec<TrackCandidate>, TrackingError> {
+        let candidates = self.building.build(event, graph, scores)?;
+        Ok(self.filter.filter(event, candidates)?.0)
+    }
+}
+
 fn building_error(e: crate::building::BuildingError) -> TrackingError {
     TrackingError::Config {
         name: "building",
@@ -603,6 +632,11 @@ pub struct BuildingStageConfig {
     pub walk_score_cut: f64,
     /// Fewest hits of a candidate.
     pub min_hits: usize,
+    /// Track fit after building: candidates with χ²/ndf above this are cleaned or dropped
+    /// ([`crate::building::fit`]); 0 = no fit.
+    pub fit_chi2_max: f64,
+    /// Most outlier hits the fit removes from one candidate.
+    pub fit_max_outliers: usize,
 }
 
 impl Default for BuildingStageConfig {
@@ -612,6 +646,8 @@ impl Default for BuildingStageConfig {
             score_cut: 0.7,
             walk_score_cut: 0.7,
             min_hits: 3,
+            fit_chi2_max: 0.0,
+            fit_max_outliers: 1,
         }
     }
 }
@@ -631,6 +667,37 @@ impl BuildingStageConfig {
             builder: TrackBuilder::new(config).map_err(building_error)?,
             walk: self.kind == BuildingKind::CcWalk,
         })
+    }
+
+    /// The stage with the track fit when `fit_chi2_max` > 0, on `detector`.
+    ///
+    /// # Errors
+    /// As [`Self::stage`]; [`TrackingError::Config`] for a negative or non-finite χ² cut.
+    pub fn boxed(
+        &self,
+        detector: impl FnOnce() -> Result<hepnn_sim::tracker::geometry::Detector, TrackingError>,
+    ) -> Result<Box<dyn TrackBuilding>, TrackingError> {
+        let stage = self.stage()?;
+        if !(self.fit_chi2_max.is_finite() && self.fit_chi2_max >= 0.0) {
+            return Err(TrackingError::Config {
+                name: "building.fit_chi2_max",
+                reason: format!("expected a number ≥ 0, found {}", self.fit_chi2_max),
+            });
+        }
+        if self.fit_chi2_max == 0.0 {
+            return Ok(Box::new(stage));
+        }
+        let filter = crate::building::FitFilter {
+            geometry: crate::kalman::TrackingGeometry::new(detector()?),
+            fitter: crate::kalman::KalmanFitter::default(),
+            chi2_max: self.fit_chi2_max,
+            max_outliers: self.fit_max_outliers,
+            min_hits: self.min_hits,
+        };
+        Ok(Box::new(FittedBuilding {
+            building: stage,
+            filter,
+        }))
     }
 }
 
@@ -765,6 +832,13 @@ impl TrackingConfig {
             );
         }
         self.building.stage()?;
+        let chi2 = self.building.fit_chi2_max;
+        if !(chi2.is_finite() && chi2 >= 0.0) {
+            return bad(
+                "building.fit_chi2_max",
+                format!("must be ≥ 0 (0 = no fit), got {chi2}"),
+            );
+        }
         let cut = self.evaluation.edge_score_cut;
         if !(0.0..=1.0).contains(&cut) {
             return bad(
@@ -855,7 +929,7 @@ pub fn load_pipeline(
             model,
             device: device.clone(),
         }),
-        building: Box::new(config.building.stage()?),
+        building: config.building.boxed(|| config.events.detector())?,
     };
     Ok((config, pipeline))
 }
@@ -894,6 +968,8 @@ mod tests {
         let err = TrackingConfig::from_toml("[building]\nkind = \"cc_walk\"\nscore_cut = 1.5\n")
             .unwrap_err();
         assert!(err.to_string().contains("1.5"), "{err}");
+        let err = TrackingConfig::from_toml("[building]\nfit_chi2_max = -2.0\n").unwrap_err();
+        assert!(err.to_string().contains("building.fit_chi2_max"), "{err}");
     }
 
     #[test]

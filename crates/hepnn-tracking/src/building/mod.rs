@@ -26,9 +26,11 @@
 //! ```
 
 mod components;
+pub mod fit;
 mod walk;
 
 pub use components::connected_components;
+pub use fit::{FitFilter, FitFilterCounts};
 pub use walk::walkthrough;
 
 use serde::{Deserialize, Serialize};

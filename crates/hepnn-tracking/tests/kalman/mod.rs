@@ -436,6 +436,84 @@ fn gnn_style_candidates_get_track_parameters() {
 }
 
 #[test]
+fn the_fit_filter_keeps_tracks_cleans_outliers_and_drops_mixtures() {
+    use hepnn_tracking::building::{FitFilter, TrackCandidate};
+    let geometry = TrackingGeometry::new(Detector::trackml_default());
+    let particles = single_tracks(60, 1.0, 10.0, 21);
+    let event = simulate_event(&geometry.detector, &no_noise(), 1, &particles, 21);
+    let mut tracks: Vec<Vec<usize>> = truth_tracks(&event)
+        .into_values()
+        .filter(|h| h.len() >= 6)
+        .collect();
+    tracks.sort();
+    let filter = FitFilter {
+        geometry: geometry.clone(),
+        fitter: KalmanFitter::default(),
+        chi2_max: 10.0,
+        max_outliers: 2,
+        min_hits: 3,
+    };
+    let as_candidates = |v: &[Vec<usize>]| -> Vec<TrackCandidate> {
+        v.iter()
+            .map(|h| TrackCandidate { hits: h.clone() })
+            .collect()
+    };
+    // True tracks pass untouched.
+    let (kept, counts) = filter
+        .filter(&event, as_candidates(&tracks))
+        .expect("valid");
+    assert!(
+        kept.len() * 100 >= tracks.len() * 95,
+        "{counts:?} of {}",
+        tracks.len()
+    );
+    // A true track with one hit of another track: that hit is removed.
+    let contaminated: Vec<Vec<usize>> = tracks
+        .windows(2)
+        .map(|w| {
+            let mut hits = w[0].clone();
+            hits.push(w[1][w[1].len() / 2]);
+            hits
+        })
+        .collect();
+    let (kept, counts) = filter
+        .filter(&event, as_candidates(&contaminated))
+        .expect("valid");
+    let clean = kept
+        .iter()
+        .filter(|c| tracks.iter().any(|t| c.hits.iter().all(|h| t.contains(h))))
+        .count();
+    assert!(
+        clean * 100 >= contaminated.len() * 85,
+        "{clean} clean of {}: {counts:?}",
+        contaminated.len()
+    );
+    // Halves of two tracks glued together (a fake): dropped.
+    let mixed: Vec<Vec<usize>> = tracks
+        .windows(2)
+        .map(|w| {
+            let mut hits: Vec<usize> = w[0][..3].to_vec();
+            hits.extend_from_slice(&w[1][3..6]);
+            hits
+        })
+        .collect();
+    let (kept, counts) = filter.filter(&event, as_candidates(&mixed)).expect("valid");
+    assert!(
+        kept.len() * 10 <= mixed.len(),
+        "{} of {} mixtures kept: {counts:?}",
+        kept.len(),
+        mixed.len()
+    );
+    println!(
+        "fit filter: {} tracks, {clean}/{} cleaned, {}/{} mixtures kept",
+        tracks.len(),
+        contaminated.len(),
+        kept.len(),
+        mixed.len()
+    );
+}
+
+#[test]
 fn bad_input_gives_clear_errors() {
     let geometry = TrackingGeometry::new(Detector::trackml_default());
     let empty = Event::default();
