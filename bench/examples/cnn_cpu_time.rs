@@ -51,11 +51,9 @@ fn mnist_step(device: &Device) -> impl FnMut() -> f32 + use<> {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let steps = args.next().and_then(|a| a.parse().ok()).unwrap_or(40);
-    let warmup = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
-    let only = args.next();
-    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let args = hepnn_bench::timing::StepArgs::from_env();
+    let (steps, warmup) = (args.steps, args.warmup);
+    let run = |name: &str| args.runs(name);
     let device = Device::flex().autodiff();
     device.seed(1);
     if run("cnn_train_step") {

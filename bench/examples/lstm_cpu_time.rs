@@ -24,11 +24,9 @@ fn measure<M: LastState>(name: &str, model: M, device: &Device, steps: usize, wa
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let steps = args.next().and_then(|a| a.parse().ok()).unwrap_or(40);
-    let warmup = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
-    let only = args.next();
-    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let args = hepnn_bench::timing::StepArgs::from_env();
+    let (steps, warmup) = (args.steps, args.warmup);
+    let run = |name: &str| args.runs(name);
     let device = Device::flex().autodiff();
     device.seed(1);
     if run("lstm_train_step") {

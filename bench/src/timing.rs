@@ -17,6 +17,35 @@ pub fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The command line of the `*_cpu_time` examples: `[steps] [warmup] [name]` (defaults 40 timed
+/// steps, 5 warm-up steps, every measurement).
+#[derive(Debug, Clone)]
+pub struct StepArgs {
+    /// Timed steps.
+    pub steps: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Only the measurement of this name.
+    pub only: Option<String>,
+}
+
+impl StepArgs {
+    /// From `std::env::args()`.
+    pub fn from_env() -> Self {
+        let mut args = std::env::args().skip(1);
+        Self {
+            steps: args.next().and_then(|a| a.parse().ok()).unwrap_or(40),
+            warmup: args.next().and_then(|a| a.parse().ok()).unwrap_or(5),
+            only: args.next(),
+        }
+    }
+
+    /// Whether the measurement `name` runs.
+    pub fn runs(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == name)
+    }
+}
+
 /// What [`time_steps`] measured.
 #[derive(Debug, Clone, Copy)]
 pub struct StepTimes {

@@ -519,14 +519,7 @@ unsafe fn gemm_rows_f32_avx512(
     let mut j = 0;
     while j < n {
         let nr = (n - j).min(32);
-        let mask0: __mmask16 = if nr >= 16 { 0xffff } else { (1 << nr) - 1 };
-        let mask1: __mmask16 = if nr >= 32 {
-            0xffff
-        } else if nr > 16 {
-            (1 << (nr - 16)) - 1
-        } else {
-            0
-        };
+        let (mask0, mask1) = super::avx512::tail_masks(nr);
         let mut i = 0;
         while i < m {
             let rows = (m - i).min(8);

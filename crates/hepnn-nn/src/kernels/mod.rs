@@ -401,6 +401,19 @@ pub fn matmul<T: Real>(
 mod avx512 {
     use std::arch::x86_64::*;
 
+    /// Load/store masks of a 32-column panel holding `nr` ≤ 32 valid columns: the first and
+    /// the second 16 lanes.
+    pub(crate) fn tail_masks(nr: usize) -> (__mmask16, __mmask16) {
+        let lanes = |n: usize| -> __mmask16 {
+            if n >= 16 {
+                0xffff
+            } else {
+                ((1u32 << n) - 1) as __mmask16
+            }
+        };
+        (lanes(nr), lanes(nr.saturating_sub(16)))
+    }
+
     const MR: usize = 8;
     const NR: usize = 32;
     const KC: usize = 256;
@@ -443,14 +456,7 @@ mod avx512 {
             let mut j = 0;
             while j < n {
                 let nr = NR.min(n - j);
-                let mask0: __mmask16 = if nr >= 16 { 0xffff } else { (1 << nr) - 1 };
-                let mask1: __mmask16 = if nr >= 32 {
-                    0xffff
-                } else if nr > 16 {
-                    (1 << (nr - 16)) - 1
-                } else {
-                    0
-                };
+                let (mask0, mask1) = tail_masks(nr);
                 let b_at = b.wrapping_add(k0 * ldb + j);
                 let mut i = 0;
                 while i + MR <= m {
