@@ -54,7 +54,8 @@ impl FitFilter {
     ///
     /// # Errors
     /// As [`crate::kalman::EventMeasurements::new`] (an empty event, a hit on a module the
-    /// geometry lacks).
+    /// geometry lacks); [`crate::kalman::KalmanError::BadHits`] for a candidate naming a hit the
+    /// event does not have.
     pub fn filter(
         &self,
         event: &Event,
@@ -64,13 +65,10 @@ impl FitFilter {
             return Ok((candidates, FitFilterCounts::default()));
         }
         let measurements = crate::kalman::EventMeasurements::new(&self.geometry, event)?;
-        let n_hits = measurements.measurements.len();
+        fitter::check_candidate_hits(&candidates, event.hits.len())?;
         let outcomes: Vec<Option<(TrackCandidate, bool)>> = candidates
             .into_par_iter()
             .map(|candidate| {
-                if candidate.hits.iter().any(|&h| h >= n_hits) {
-                    return None;
-                }
                 let mut hits = fitter::order_hits(&measurements, &candidate.hits);
                 // χ²/ndf, infinite when the fit fails (a hit the helix does not reach).
                 let fit = |hits: &[usize]| {

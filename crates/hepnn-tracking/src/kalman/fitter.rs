@@ -50,6 +50,26 @@ impl Default for KalmanFitterConfig {
     }
 }
 
+/// Checks that every hit index of `candidates` is below `n_hits`.
+///
+/// # Errors
+/// [`KalmanError::BadHits`] naming the first candidate and hit out of range.
+pub fn check_candidate_hits(
+    candidates: &[crate::building::TrackCandidate],
+    n_hits: usize,
+) -> Result<()> {
+    match candidates
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| c.hits.iter().find(|&&h| h >= n_hits).map(|&h| (i, h)))
+    {
+        Some((index, hit)) => Err(KalmanError::BadHits {
+            reason: format!("candidate {index} names hit {hit}, but the event has {n_hits} hits"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The result of a fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitResult {
@@ -266,19 +286,7 @@ impl KalmanFitter {
     ) -> Result<Vec<Option<FitResult>>> {
         use rayon::prelude::*;
         let measurements = EventMeasurements::new(geometry, event)?;
-        if let Some((index, hit)) = candidates.iter().enumerate().find_map(|(i, c)| {
-            c.hits
-                .iter()
-                .find(|&&h| h >= event.hits.len())
-                .map(|&h| (i, h))
-        }) {
-            return Err(KalmanError::BadHits {
-                reason: format!(
-                    "candidate {index} names hit {hit}, but the event has {} hits",
-                    event.hits.len()
-                ),
-            });
-        }
+        check_candidate_hits(candidates, event.hits.len())?;
         Ok(candidates
             .par_iter()
             .map(|candidate| {
