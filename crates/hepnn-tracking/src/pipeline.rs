@@ -656,8 +656,15 @@ impl BuildingStageConfig {
     /// The stage, settings checked.
     ///
     /// # Errors
-    /// [`TrackingError::Config`] for cuts outside [0, 1] or `min_hits` = 0.
+    /// [`TrackingError::Config`] for cuts outside [0, 1], `min_hits` = 0 or a negative or
+    /// non-finite `fit_chi2_max`.
     pub fn stage(&self) -> Result<CcWalkStage, TrackingError> {
+        if !(self.fit_chi2_max.is_finite() && self.fit_chi2_max >= 0.0) {
+            return Err(TrackingError::Config {
+                name: "building.fit_chi2_max",
+                reason: format!("must be ≥ 0 (0 = no fit), got {}", self.fit_chi2_max),
+            });
+        }
         let config = BuildingConfig {
             score_cut: self.score_cut,
             walk_score_cut: self.walk_score_cut,
@@ -672,18 +679,12 @@ impl BuildingStageConfig {
     /// The stage with the track fit when `fit_chi2_max` > 0, on `detector`.
     ///
     /// # Errors
-    /// As [`Self::stage`]; [`TrackingError::Config`] for a negative or non-finite χ² cut.
+    /// As [`Self::stage`], and `detector`'s error when the fit needs it.
     pub fn boxed(
         &self,
         detector: impl FnOnce() -> Result<hepnn_sim::tracker::geometry::Detector, TrackingError>,
     ) -> Result<Box<dyn TrackBuilding>, TrackingError> {
         let stage = self.stage()?;
-        if !(self.fit_chi2_max.is_finite() && self.fit_chi2_max >= 0.0) {
-            return Err(TrackingError::Config {
-                name: "building.fit_chi2_max",
-                reason: format!("expected a number ≥ 0, found {}", self.fit_chi2_max),
-            });
-        }
         if self.fit_chi2_max == 0.0 {
             return Ok(Box::new(stage));
         }
@@ -832,13 +833,6 @@ impl TrackingConfig {
             );
         }
         self.building.stage()?;
-        let chi2 = self.building.fit_chi2_max;
-        if !(chi2.is_finite() && chi2 >= 0.0) {
-            return bad(
-                "building.fit_chi2_max",
-                format!("must be ≥ 0 (0 = no fit), got {chi2}"),
-            );
-        }
         let cut = self.evaluation.edge_score_cut;
         if !(0.0..=1.0).contains(&cut) {
             return bad(
