@@ -75,10 +75,10 @@ pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary
     let source = match &options.particles {
         Some(dir) => ParticleSource::files_in(dir)
             .with_context(|| format!("listing particles files in {}", dir.display()))?,
-        None => ParticleSource::Generator(GeneratorConfig {
+        None => ParticleSource::Generator(Box::new(GeneratorConfig {
             pileup: options.pileup,
             ..GeneratorConfig::default()
-        }),
+        })),
     };
     let mut config = SimConfig::default();
     config.digitisation.inefficiency = options.inefficiency;

@@ -18,7 +18,7 @@ use clap::Args;
 use hepnn_core::Event;
 use hepnn_nn::plot::{LinePlot, Series};
 use hepnn_nn::train::{TrainConfig, Trainer};
-use hepnn_sim::tracker::generator::{GeneratorConfig, generate};
+use hepnn_sim::tracker::generator::generate;
 use hepnn_sim::tracker::geometry::Detector;
 use hepnn_sim::tracker::simulation::{event_seed, simulate_event};
 use hepnn_tracking::building::TrackCandidate;
@@ -94,12 +94,8 @@ pub fn simulate_events(
     first: u64,
     count: u64,
 ) -> Vec<Event> {
-    let (pileup, seed) = (events.pileup, events.seed);
-    let generator = GeneratorConfig {
-        pileup,
-        sigma_z: events.beam_sigma_z,
-        ..GeneratorConfig::default()
-    };
+    let seed = events.seed;
+    let generator = events.generator(events.pileup);
     let sim = events.sim_config();
     (first..first + count)
         .into_par_iter()
@@ -115,11 +111,7 @@ pub fn simulate_events(
 /// cuts only, no noise (the same map as whole events, at a fraction of the cost).
 pub fn learn_module_map(config: &TrackingConfig, detector: &Detector) -> anyhow::Result<ModuleMap> {
     let g = &config.graph;
-    let generator = GeneratorConfig {
-        pileup: g.learn_pileup,
-        sigma_z: config.events.beam_sigma_z,
-        ..GeneratorConfig::default()
-    };
+    let generator = config.events.generator(g.learn_pileup);
     let mut sim = config.events.sim_config();
     sim.noise.hits_per_module = 0.0;
     let seed = config.events.seed;
@@ -225,13 +217,7 @@ pub fn train_with(
     let mut regions = Vec::new();
     for g in &train_graphs {
         for r in g.regions(t.phi_sectors, t.eta_bins, t.overlap) {
-            regions.extend(RegionItem::new(
-                &r,
-                t.target_pt_min,
-                t.positive_weight,
-                t.pt_weight_power,
-                &device,
-            )?);
+            regions.extend(RegionItem::new(&r, &t.weighting(), &device)?);
         }
     }
     drop(train_graphs);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use hepnn_core::io::{self, Compression};
 use hepnn_core::{Event, Hit, Particle};
+use hepnn_sim::tracker::generator::SecondaryModel;
 use hepnn_sim::tracker::{
     Detector, GeneratorConfig, LayerShape, ParticleSource, RunConfig, SimConfig, generate,
     run_events, simulate_event,
@@ -272,6 +273,89 @@ mod physics {
         assert!((sim_mean / real_mean - 1.0).abs() < 0.10);
         assert!((sim_median / real_median - 1.0).abs() < 0.10);
     }
+
+    /// Stiff secondaries (vertex > 1 mm from the beam line, pT > 1 GeV): how many per event,
+    /// the median angle |Δφ| between the momentum and the production point seen from the beam
+    /// line (the parent's direction), and the median transverse impact parameter |d₀| (mm).
+    fn stiff_secondaries(particles: &[Particle]) -> (usize, Vec<f64>, Vec<f64>) {
+        let stiff: Vec<&Particle> = particles
+            .iter()
+            .filter(|p| p.vx.hypot(p.vy) > 1.0 && p.pt() > 1.0)
+            .collect();
+        let dphi = stiff
+            .iter()
+            .map(|p| {
+                let d = p.py.atan2(p.px) - p.vy.atan2(p.vx);
+                (d + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI)
+                    - std::f64::consts::PI
+            })
+            .map(f64::abs)
+            .collect();
+        let d0 = stiff
+            .iter()
+            .map(|p| ((p.vx * p.py - p.vy * p.px) / p.pt()).abs())
+            .collect();
+        (stiff.len(), dphi, d0)
+    }
+
+    #[test]
+    fn generated_stiff_secondaries_keep_their_parents_direction_as_the_real_ones() {
+        let Some(dir) = trackml_dir(
+            "generated_stiff_secondaries_keep_their_parents_direction_as_the_real_ones",
+        ) else {
+            return;
+        };
+        let summarise = |events: Vec<Vec<Particle>>| {
+            let (mut count, mut dphi, mut d0) = (0, Vec::new(), Vec::new());
+            for particles in &events {
+                let (n, a, b) = stiff_secondaries(particles);
+                count += n;
+                dphi.extend(a);
+                d0.extend(b);
+            }
+            (count as f64 / events.len() as f64, median(dphi), median(d0))
+        };
+        let real = summarise(
+            [1000, 1001, 1002, 1003, 1004, 1006, 1007, 1008]
+                .iter()
+                .map(|id| {
+                    io::read_particles(dir.join(format!("event{id:09}-particles.csv")))
+                        .expect("reads")
+                })
+                .collect(),
+        );
+        let generated_with = |config: &GeneratorConfig| {
+            summarise(
+                (0..8)
+                    .map(|seed| generate(config, seed).expect("valid settings"))
+                    .collect(),
+            )
+        };
+        let generated = generated_with(&GeneratorConfig::default());
+        let isotropic = generated_with(&SecondaryModel::isotropic_config());
+        eprintln!(
+            "stiff secondaries per event / median |Δφ| / median |d0| (mm): real {real:.3?}, \
+             two-component {generated:.3?}, isotropic {isotropic:.3?}"
+        );
+        // Real: 103 per event, |Δφ| 0.052 rad, |d0| 2.8 mm.
+        assert!(
+            (generated.0 / real.0 - 1.0).abs() < 0.25,
+            "{generated:?} vs {real:?}"
+        );
+        assert!(
+            generated.1 < 2.0 * real.1 && real.1 < 0.1,
+            "{generated:?} vs {real:?}"
+        );
+        assert!(
+            (0.5..2.0).contains(&(generated.2 / real.2)),
+            "{generated:?} vs {real:?}"
+        );
+        // The earlier isotropic model had the stiff ones in random directions.
+        assert!(
+            isotropic.1 > 1.0 && isotropic.2 > 5.0 * real.2,
+            "{isotropic:?}"
+        );
+    }
 }
 
 mod digitisation {
@@ -339,10 +423,10 @@ mod output {
     }
 
     fn small_source() -> ParticleSource {
-        ParticleSource::Generator(GeneratorConfig {
+        ParticleSource::Generator(Box::new(GeneratorConfig {
             pileup: 10.0,
             ..GeneratorConfig::default()
-        })
+        }))
     }
 
     fn folder_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -62,6 +62,9 @@ pub struct EventGraph {
     /// pT (GeV) of the particle of each true edge (0 for false edges), when the event has truth:
     /// training can target the tracks above a pT cut (acorn's "target tracks").
     pub label_pt: Option<Vec<f32>>,
+    /// Number of true consecutive pairs of the particle of each true edge (0 for false edges),
+    /// when the event has truth: training can weight short tracks.
+    pub label_track_edges: Option<Vec<u16>>,
     /// φ of every hit (rad), for the region split.
     pub hit_phi: Vec<f64>,
     /// η of every hit, for the region split.
@@ -108,22 +111,26 @@ impl EventGraph {
                 (slope * 1000.0) as f32,
             ]);
         }
-        let (labels, label_pt) = if event.has_truth() {
+        let (labels, label_pt, label_track_edges) = if event.has_truth() {
             let key = |a: usize, b: usize| (a.min(b), a.max(b));
             let pt_of: std::collections::HashMap<_, f64> = event
                 .particles
                 .iter()
                 .map(|p| (p.particle_id, p.pt()))
                 .collect();
-            let pairs: std::collections::HashMap<(usize, usize), f64> =
-                true_consecutive_pairs(event)?
-                    .iter()
-                    .map(|p| {
-                        let pt = pt_of.get(&p.particle).copied().unwrap_or(0.0);
-                        (key(p.inner, p.outer), pt)
-                    })
-                    .collect();
-            let found: Vec<Option<f64>> = edges
+            let true_pairs = true_consecutive_pairs(event)?;
+            let mut pairs_of: std::collections::HashMap<_, u16> = std::collections::HashMap::new();
+            for p in &true_pairs {
+                *pairs_of.entry(p.particle).or_default() += 1;
+            }
+            let pairs: std::collections::HashMap<(usize, usize), (f64, u16)> = true_pairs
+                .iter()
+                .map(|p| {
+                    let pt = pt_of.get(&p.particle).copied().unwrap_or(0.0);
+                    (key(p.inner, p.outer), (pt, pairs_of[&p.particle]))
+                })
+                .collect();
+            let found: Vec<Option<(f64, u16)>> = edges
                 .sources
                 .iter()
                 .zip(&edges.targets)
@@ -131,10 +138,16 @@ impl EventGraph {
                 .collect();
             (
                 Some(found.iter().map(Option::is_some).collect()),
-                Some(found.iter().map(|f| f.unwrap_or(0.0) as f32).collect()),
+                Some(
+                    found
+                        .iter()
+                        .map(|f| f.map_or(0.0, |f| f.0) as f32)
+                        .collect(),
+                ),
+                Some(found.iter().map(|f| f.map_or(0, |f| f.1)).collect()),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         Ok(Self {
             num_hits: n,
@@ -143,6 +156,7 @@ impl EventGraph {
             edge_features,
             labels,
             label_pt,
+            label_track_edges,
             hit_phi: cyl.iter().map(|c| c[1]).collect(),
             hit_eta,
         })
@@ -267,6 +281,10 @@ impl EventGraph {
             .label_pt
             .as_ref()
             .map(|l| edge_ids.iter().map(|&k| l[k]).collect());
+        let label_track_edges = self
+            .label_track_edges
+            .as_ref()
+            .map(|l| edge_ids.iter().map(|&k| l[k]).collect());
         Region {
             graph: EventGraph {
                 num_hits: hits.len(),
@@ -275,6 +293,7 @@ impl EventGraph {
                 edge_features,
                 labels,
                 label_pt,
+                label_track_edges,
                 hit_phi: hits.iter().map(|&h| self.hit_phi[h]).collect(),
                 hit_eta: hits.iter().map(|&h| self.hit_eta[h]).collect(),
             },
@@ -344,6 +363,69 @@ mod tests {
         assert!((f[4] - 0.1).abs() < 1e-6, "φ-slope = {}", f[4]);
         assert!(g.labels.is_none(), "no truth, no labels");
         assert_eq!(&g.node_features[..3], &[0.1, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn labels_carry_the_particles_pt_and_track_length() {
+        use hepnn_core::event::{Particle, ParticleId, TruthLink};
+        // Particle 1 (pT 2 GeV): hits 1–4 along the x axis; particle 2 (pT 0.5 GeV): hits 5–6;
+        // one layer per 30 mm of radius.
+        let on_layer = |h: Hit, layer: u32| Hit {
+            layer_id: layer,
+            ..h
+        };
+        let hits: Vec<Hit> = (1..=4)
+            .map(|k| on_layer(hit(k, 30.0 * k as f64, 0.0, 0.0), 2 * k as u32))
+            .chain(
+                (5..=6)
+                    .map(|k| on_layer(hit(k, 0.0, 30.0 * (k - 4) as f64, 0.0), 2 * (k - 4) as u32)),
+            )
+            .collect();
+        let link = |h: &Hit, p: u64| TruthLink {
+            hit_id: h.hit_id,
+            particle_id: ParticleId(p),
+            tx: h.x,
+            ty: h.y,
+            tz: h.z,
+            tpx: 0.0,
+            tpy: 0.0,
+            tpz: 0.0,
+            weight: 0.0,
+        };
+        let particle = |id: u64, px: f64, py: f64| Particle {
+            particle_id: ParticleId(id),
+            particle_type: None,
+            vx: 0.0,
+            vy: 0.0,
+            vz: 0.0,
+            px,
+            py,
+            pz: 0.0,
+            q: 1,
+            nhits: 0,
+        };
+        let e = Event {
+            event_id: 1,
+            truth: hits
+                .iter()
+                .map(|h| link(h, if h.hit_id.0 <= 4 { 1 } else { 2 }))
+                .collect(),
+            particles: vec![particle(1, 2.0, 0.0), particle(2, 0.0, 0.5)],
+            hits,
+            ..Event::default()
+        };
+        // Particle 1's three pairs, particle 2's one, and a false edge.
+        let g = EventGraph::new(
+            &e,
+            EdgeIndex {
+                sources: vec![0, 1, 2, 4, 0],
+                targets: vec![1, 2, 3, 5, 4],
+            },
+        )
+        .unwrap();
+        assert_eq!(g.labels, Some(vec![true, true, true, true, false]));
+        assert_eq!(g.label_pt, Some(vec![2.0, 2.0, 2.0, 0.5, 0.0]));
+        assert_eq!(g.label_track_edges, Some(vec![3, 3, 3, 1, 0]));
     }
 
     #[test]

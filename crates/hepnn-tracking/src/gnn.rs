@@ -176,25 +176,21 @@ pub struct RegionItem {
 }
 
 impl RegionItem {
-    /// Moves one region of a labelled event graph to `device`; `None` when it has no labels or
-    /// no edge with a weight. Loss weights (acorn's target-track weighting): a false edge 1; a
-    /// true edge of a particle with pT > `target_pt_min` (GeV) `positive_weight`; a true edge of
-    /// a softer particle 0 — neither pushed up nor down, so the network learns the tracks the
-    /// chain is meant to find (`target_pt_min = 0` targets every particle). With
-    /// `pt_weight_power` p > 0 a target true edge weighs `positive_weight · clamp(pT / 1 GeV, 1,
-    /// 10)^p`: stiff tracks are rare among the training edges (the spectrum falls steeply), and
-    /// this counts each of them more.
+    /// Moves one region of a labelled event graph to `device` with the loss weights of
+    /// `weighting` ([`EdgeWeighting::weight`]); `None` when it has no labels or no edge with a
+    /// weight.
     ///
     /// # Errors
     /// As [`EventGraph::to_device`].
     pub fn new(
         region: &Region,
-        target_pt_min: f64,
-        positive_weight: f64,
-        pt_weight_power: f64,
+        weighting: &EdgeWeighting,
         device: &Device,
     ) -> Result<Option<Self>, TrackingError> {
-        let (Some(labels), Some(label_pt)) = (&region.graph.labels, &region.graph.label_pt) else {
+        let g = &region.graph;
+        let (Some(labels), Some(label_pt), Some(track_edges)) =
+            (&g.labels, &g.label_pt, &g.label_track_edges)
+        else {
             return Ok(None);
         };
         let core: Vec<i64> = (0..region.core.len())
@@ -209,13 +205,7 @@ impl RegionItem {
             .iter()
             .map(|&k| {
                 let k = k as usize;
-                edge_weight(
-                    labels[k],
-                    f64::from(label_pt[k]),
-                    target_pt_min,
-                    positive_weight,
-                    pt_weight_power,
-                )
+                weighting.weight(labels[k], f64::from(label_pt[k]), track_edges[k])
             })
             .collect();
         if core.is_empty() || w.iter().all(|&w| w == 0.0) {
@@ -230,6 +220,51 @@ impl RegionItem {
     }
 }
 
+/// Loss weights of the edges (acorn's target-track weighting, plus stiff and short tracks).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EdgeWeighting {
+    /// True edges of particles at or below this pT (GeV) weigh 0 (0 = every particle).
+    pub target_pt_min: f64,
+    /// Weight of a target true edge.
+    pub positive_weight: f64,
+    /// Power p of the stiff-track factor clamp(pT / 1 GeV, 1, 10)^p (0 = off).
+    pub pt_weight_power: f64,
+    /// Factor of the true edges of short tracks (1 = off).
+    pub short_track_weight: f64,
+    /// A track with at most this many true edges is short.
+    pub short_track_edges: u16,
+}
+
+impl EdgeWeighting {
+    /// The loss weight of one edge: a false edge 1; a true edge of a particle at or below
+    /// `target_pt_min` 0 — neither pushed up nor down, so the network learns the tracks the
+    /// chain is meant to find; else
+    ///
+    /// ```text
+    /// positive_weight · clamp(pT / 1 GeV, 1, 10)^pt_weight_power · (short_track_weight if the
+    /// particle has ≤ short_track_edges true edges, else 1)
+    /// ```
+    ///
+    /// Stiff tracks are rare among the training edges (the spectrum falls steeply), and short
+    /// ones (particles absorbed or leaving after two or three layers) are both rare and hard —
+    /// a doublet without continuation looks like a fake; the factors count each of them more.
+    pub fn weight(&self, label: bool, pt: f64, track_edges: u16) -> f32 {
+        match (label, pt > self.target_pt_min) {
+            (false, _) => 1.0,
+            (true, true) => {
+                let short = if track_edges <= self.short_track_edges {
+                    self.short_track_weight
+                } else {
+                    1.0
+                };
+                (self.positive_weight * pt.clamp(1.0, 10.0).powf(self.pt_weight_power) * short)
+                    as f32
+            }
+            (true, false) => 0.0,
+        }
+    }
+}
+
 /// The weighted binary cross-entropy on logits z with labels y ∈ {0, 1} and weights w:
 ///
 /// ```text
@@ -241,23 +276,6 @@ pub fn weighted_bce(logits: Tensor<1>, labels: Tensor<1>, weights: Tensor<1>) ->
     let neg = log_sigmoid(logits.neg()) * (labels.neg() + 1.0);
     let total = weights.clone().sum();
     ((pos + neg) * weights).sum().neg() / total
-}
-
-/// The loss weight of one edge (see [`RegionItem::new`]): 1 for a false edge, 0 for a true edge
-/// of a particle at or below `target_pt_min`, else `positive_weight · clamp(pT / 1 GeV, 1,
-/// 10)^pt_weight_power`.
-pub fn edge_weight(
-    label: bool,
-    pt: f64,
-    target_pt_min: f64,
-    positive_weight: f64,
-    pt_weight_power: f64,
-) -> f32 {
-    match (label, pt > target_pt_min) {
-        (false, _) => 1.0,
-        (true, true) => (positive_weight * pt.clamp(1.0, 10.0).powf(pt_weight_power)) as f32,
-        (true, false) => 0.0,
-    }
 }
 
 /// Edge classification on the η/φ regions of simulated events, as a [`TrainTask`]: items are
@@ -330,21 +348,38 @@ impl TrainTask for RegionTask<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::edge_weight;
+    use super::EdgeWeighting;
 
     #[test]
-    fn edge_weights_follow_the_target_and_pt_settings() {
+    fn edge_weights_follow_the_target_pt_and_length_settings() {
+        let w = |target_pt_min, positive_weight, pt_weight_power| EdgeWeighting {
+            target_pt_min,
+            positive_weight,
+            pt_weight_power,
+            short_track_weight: 1.0,
+            short_track_edges: 3,
+        };
         // False edges weigh 1 whatever the settings.
-        assert_eq!(edge_weight(false, 5.0, 0.0, 2.0, 1.0), 1.0);
+        assert_eq!(w(0.0, 2.0, 1.0).weight(false, 5.0, 0), 1.0);
         // Without the pT power every target true edge weighs positive_weight.
-        assert_eq!(edge_weight(true, 0.3, 0.0, 2.0, 0.0), 2.0);
-        assert_eq!(edge_weight(true, 30.0, 0.0, 2.0, 0.0), 2.0);
+        assert_eq!(w(0.0, 2.0, 0.0).weight(true, 0.3, 9), 2.0);
+        assert_eq!(w(0.0, 2.0, 0.0).weight(true, 30.0, 9), 2.0);
         // Softer than the target cut: 0.
-        assert_eq!(edge_weight(true, 0.5, 0.9, 2.0, 1.0), 0.0);
+        assert_eq!(w(0.9, 2.0, 1.0).weight(true, 0.5, 9), 0.0);
         // With p = 1: below 1 GeV as at 1 GeV, linear up to 10 GeV, capped above.
-        assert_eq!(edge_weight(true, 0.5, 0.0, 2.0, 1.0), 2.0);
-        assert!((edge_weight(true, 3.0, 0.0, 2.0, 1.0) - 6.0).abs() < 1e-6);
-        assert!((edge_weight(true, 50.0, 0.0, 2.0, 1.0) - 20.0).abs() < 1e-5);
-        assert!((edge_weight(true, 4.0, 0.0, 1.0, 0.5) - 2.0).abs() < 1e-6);
+        assert_eq!(w(0.0, 2.0, 1.0).weight(true, 0.5, 9), 2.0);
+        assert!((w(0.0, 2.0, 1.0).weight(true, 3.0, 9) - 6.0).abs() < 1e-6);
+        assert!((w(0.0, 2.0, 1.0).weight(true, 50.0, 9) - 20.0).abs() < 1e-5);
+        assert!((w(0.0, 1.0, 0.5).weight(true, 4.0, 9) - 2.0).abs() < 1e-6);
+        // Short tracks: the factor applies up to short_track_edges true edges, to true
+        // target edges only.
+        let short = EdgeWeighting {
+            short_track_weight: 4.0,
+            ..w(0.9, 2.0, 0.0)
+        };
+        assert_eq!(short.weight(true, 2.0, 3), 8.0);
+        assert_eq!(short.weight(true, 2.0, 4), 2.0);
+        assert_eq!(short.weight(true, 0.5, 2), 0.0);
+        assert_eq!(short.weight(false, 2.0, 0), 1.0);
     }
 }

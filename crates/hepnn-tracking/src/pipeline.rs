@@ -398,6 +398,22 @@ pub struct EventsConfig {
     /// `solenoid` (TrackML's field, which falls off towards the end-caps; see
     /// `hepnn_sim::tracker::Solenoid`). Real TrackML events need `solenoid`.
     pub field: FieldKind,
+    /// The generator's secondaries: `two_component` (default; broad plus collimated, fitted to
+    /// the TrackML files) or `isotropic` (the earlier model: stiff secondaries in random
+    /// directions; the generator `models/tracking-real` was trained on). See
+    /// `hepnn_sim::tracker::generator::SecondaryModel`.
+    pub secondaries: SecondaryKind,
+}
+
+/// The generator's model of secondaries ([`EventsConfig::secondaries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondaryKind {
+    /// Broad and collimated secondaries (the default).
+    #[default]
+    TwoComponent,
+    /// The earlier isotropic model.
+    Isotropic,
 }
 
 /// The simulated magnetic field.
@@ -412,6 +428,21 @@ pub enum FieldKind {
 }
 
 impl EventsConfig {
+    /// The generator of these events at pile-up `pileup` (the events' own ⟨μ⟩, or the module
+    /// map's learning pile-up), with their beam-spot length and model of secondaries.
+    pub fn generator(&self, pileup: f64) -> hepnn_sim::tracker::GeneratorConfig {
+        use hepnn_sim::tracker::generator::SecondaryModel;
+        let base = match self.secondaries {
+            SecondaryKind::TwoComponent => hepnn_sim::tracker::GeneratorConfig::default(),
+            SecondaryKind::Isotropic => SecondaryModel::isotropic_config(),
+        };
+        hepnn_sim::tracker::GeneratorConfig {
+            pileup,
+            sigma_z: self.beam_sigma_z,
+            ..base
+        }
+    }
+
     /// The simulation settings of these events (noise and everything else at the defaults).
     pub fn sim_config(&self) -> hepnn_sim::tracker::SimConfig {
         let mut sim = hepnn_sim::tracker::SimConfig::default();
@@ -433,6 +464,7 @@ impl Default for EventsConfig {
             beam_sigma_z: 5.76,
             detector: None,
             field: FieldKind::Uniform,
+            secondaries: SecondaryKind::TwoComponent,
         }
     }
 }
@@ -592,6 +624,24 @@ pub struct TrainingConfig {
     /// p ≥ 0: the weight of a target true edge is multiplied by clamp(pT / 1 GeV, 1, 10)^p, so
     /// that the rare stiff tracks count more (0 = off).
     pub pt_weight_power: f64,
+    /// Factor of the weight of the true edges of short tracks (1 = off): particles absorbed or
+    /// leaving after two or three layers, which the classifier otherwise scores low.
+    pub short_track_weight: f64,
+    /// A particle with at most this many true consecutive hit pairs is a short track.
+    pub short_track_edges: u16,
+}
+
+impl TrainingConfig {
+    /// The loss weights of the training edges.
+    pub fn weighting(&self) -> crate::gnn::EdgeWeighting {
+        crate::gnn::EdgeWeighting {
+            target_pt_min: self.target_pt_min,
+            positive_weight: self.positive_weight,
+            pt_weight_power: self.pt_weight_power,
+            short_track_weight: self.short_track_weight,
+            short_track_edges: self.short_track_edges,
+        }
+    }
 }
 
 impl Default for TrainingConfig {
@@ -605,6 +655,8 @@ impl Default for TrainingConfig {
             positive_weight: 2.0,
             target_pt_min: 0.0,
             pt_weight_power: 0.0,
+            short_track_weight: 1.0,
+            short_track_edges: 3,
         }
     }
 }
@@ -818,6 +870,12 @@ impl TrackingConfig {
             return bad(
                 "training.positive_weight",
                 format!("must be > 0, got {}", t.positive_weight),
+            );
+        }
+        if !(t.short_track_weight.is_finite() && (0.0..=100.0).contains(&t.short_track_weight)) {
+            return bad(
+                "training.short_track_weight",
+                format!("must be in 0..=100, got {}", t.short_track_weight),
             );
         }
         if !(t.pt_weight_power.is_finite() && (0.0..=4.0).contains(&t.pt_weight_power)) {

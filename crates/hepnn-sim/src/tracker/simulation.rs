@@ -456,8 +456,8 @@ fn remove_if_present(path: &Path) -> Result<()> {
 /// Where the particles of each event come from.
 #[derive(Debug, Clone)]
 pub enum ParticleSource {
-    /// The built-in generator.
-    Generator(GeneratorConfig),
+    /// The built-in generator (boxed: its settings are much larger than a list of paths).
+    Generator(Box<GeneratorConfig>),
     /// TrackML particles files, one per event; the event keeps the file's event id.
     Files(Vec<PathBuf>),
 }

@@ -250,8 +250,12 @@ fn ckf_finds_the_tracks_of_a_low_pileup_event() {
     let (metrics, ms, _) = measure(&ckf, &event);
     println!("μ = 10: {metrics:?}, {ms:.0} ms");
     assert!(metrics.reconstructable >= 30, "{metrics:?}");
+    // 101 of 114 here. A fifth of the reconstructable particles are the generator's stiff
+    // secondaries, produced up to a metre from the beam line: on seeds 12–15 the CKF finds
+    // 0.93–0.95 of all (0.97–0.99 with the earlier isotropic secondaries, which had a quarter
+    // as many stiff ones) — as on the events of real particles (0.946).
     assert!(
-        metrics.efficiency >= 0.9,
+        metrics.efficiency >= 0.85,
         "efficiency {}",
         metrics.efficiency
     );
