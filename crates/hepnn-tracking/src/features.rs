@@ -121,7 +121,8 @@ impl EventGraph {
             let true_pairs = true_consecutive_pairs(event)?;
             let mut pairs_of: std::collections::HashMap<_, u16> = std::collections::HashMap::new();
             for p in &true_pairs {
-                *pairs_of.entry(p.particle).or_default() += 1;
+                let count = pairs_of.entry(p.particle).or_default();
+                *count = count.saturating_add(1);
             }
             let pairs: std::collections::HashMap<(usize, usize), (f64, u16)> = true_pairs
                 .iter()

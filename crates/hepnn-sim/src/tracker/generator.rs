@@ -116,12 +116,13 @@ pub enum SecondaryModel {
     Isotropic,
     /// Broad secondaries (Poisson(`secondaries_per_primary`), pT − pt_min ~
     /// Gamma(`broad_pt_shape`, `secondary_pt_slope`)) plus collimated ones.
-    TwoComponent(Collimated),
+    TwoComponent(TwoComponentSecondaries),
 }
 
-/// The collimated secondaries of [`SecondaryModel::TwoComponent`].
+/// The settings of [`SecondaryModel::TwoComponent`]: the broad secondaries' pT shape and the
+/// collimated secondaries.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Collimated {
+pub struct TwoComponentSecondaries {
     /// Shape k of the broad secondaries' Gamma(k, T_sec) law of pT − pt_min.
     pub broad_pt_shape: f64,
     /// Mean number of collimated secondaries per primary n_dec.
@@ -134,7 +135,7 @@ pub struct Collimated {
     pub kick: f64,
 }
 
-impl Default for Collimated {
+impl Default for TwoComponentSecondaries {
     fn default() -> Self {
         Self {
             broad_pt_shape: 1.7,
@@ -148,7 +149,7 @@ impl Default for Collimated {
 
 impl Default for SecondaryModel {
     fn default() -> Self {
-        Self::TwoComponent(Collimated::default())
+        Self::TwoComponent(TwoComponentSecondaries::default())
     }
 }
 
@@ -379,7 +380,7 @@ impl HardScatter {
     }
 }
 
-impl Collimated {
+impl TwoComponentSecondaries {
     /// Checks every setting.
     ///
     /// # Errors
