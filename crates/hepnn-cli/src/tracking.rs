@@ -214,10 +214,11 @@ pub fn train_with(
     let device = crate::device::parse(&common.device)?.autodiff();
     device.seed(common.seed);
     let t = &config.training;
+    let weighting = t.weighting();
     let mut regions = Vec::new();
     for g in &train_graphs {
         for r in g.regions(t.phi_sectors, t.eta_bins, t.overlap) {
-            regions.extend(RegionItem::new(&r, &t.weighting(), &device)?);
+            regions.extend(RegionItem::new(&r, &weighting, &device)?);
         }
     }
     drop(train_graphs);
@@ -340,6 +341,7 @@ struct Done {
     scores: Option<Vec<f64>>,
     tracks: Vec<TrackCandidate>,
     seconds: Vec<(&'static str, f64)>,
+    counts: hepnn_tracking::pipeline::StageCounts,
 }
 
 fn run_finder(finder: &dyn TrackFinder, events: Vec<Event>) -> anyhow::Result<Vec<Done>> {
@@ -361,6 +363,7 @@ fn run_each(
             scores: r.scores,
             tracks: r.tracks,
             seconds: r.seconds,
+            counts: r.counts,
         });
     }
     Ok(done)
@@ -387,23 +390,38 @@ fn write_submission(path: &Path, done: &[Done]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Per-stage seconds per event (and their total) and the stages' counts, summed over the events
+/// in order of first appearance.
 fn timing_summary(summary: &mut Summary, done: &[Done]) {
-    let mut totals: Vec<(&'static str, f64)> = Vec::new();
+    fn add<T: Copy + std::ops::AddAssign>(
+        totals: &mut Vec<(&'static str, T)>,
+        name: &'static str,
+        v: T,
+    ) {
+        match totals.iter_mut().find(|(n, _)| *n == name) {
+            Some(t) => t.1 += v,
+            None => totals.push((name, v)),
+        }
+    }
+    let (mut seconds, mut counts) = (Vec::new(), Vec::new());
     for d in done {
         for &(name, s) in &d.seconds {
-            match totals.iter_mut().find(|(n, _)| *n == name) {
-                Some(t) => t.1 += s,
-                None => totals.push((name, s)),
-            }
+            add(&mut seconds, name, s);
+        }
+        for &(name, c) in &d.counts {
+            add(&mut counts, name, c);
         }
     }
     let n = done.len().max(1) as f64;
     let mut total = 0.0;
-    for (name, s) in totals {
+    for (name, s) in seconds {
         summary.set(format!("seconds_per_event_{name}"), s / n);
         total += s / n;
     }
     summary.set("seconds_per_event", total);
+    for (name, c) in counts {
+        summary.set(name, c);
+    }
 }
 
 /// `hepnn reconstruct`: runs the chain on the events and writes `OUT/submission.csv`

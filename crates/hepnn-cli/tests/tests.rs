@@ -410,6 +410,14 @@ fn tracking_chain_trains_reconstructs_and_evaluates_at_low_pileup() {
     ] {
         num(&s, key);
     }
+    // The track fit's counts: what it kept (as built or cleaned of outliers) is what was
+    // evaluated, and it dropped some.
+    assert_eq!(
+        num(&s, "fit_kept") + num(&s, "fit_cleaned"),
+        num(&s, "track_candidates"),
+        "{s}"
+    );
+    assert!(num(&s, "fit_dropped") > 0.0, "{s}");
     for f in [
         "efficiency_vs_pt.png",
         "efficiency_vs_eta.png",

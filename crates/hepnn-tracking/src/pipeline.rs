@@ -66,7 +66,24 @@ pub trait TrackBuilding: Send + Sync {
         graph: &EventGraph,
         scores: &[f64],
     ) -> Result<Vec<TrackCandidate>, TrackingError>;
+
+    /// The candidates and named counts of what the stage did (the track fit's kept, cleaned
+    /// and dropped candidates); the default counts nothing.
+    ///
+    /// # Errors
+    /// As [`TrackBuilding::build`].
+    fn build_counted(
+        &self,
+        event: &Event,
+        graph: &EventGraph,
+        scores: &[f64],
+    ) -> Result<(Vec<TrackCandidate>, StageCounts), TrackingError> {
+        Ok((self.build(event, graph, scores)?, Vec::new()))
+    }
 }
+
+/// Named counts of what a stage did to one event, e.g. `("fit_dropped", 12)`.
+pub type StageCounts = Vec<(&'static str, usize)>;
 
 /// Any complete track finder, event in, candidates out, with its per-stage timings.
 pub trait TrackFinder {
@@ -113,6 +130,8 @@ pub struct Reconstruction {
     pub tracks: Vec<TrackCandidate>,
     /// Wall-clock seconds per stage, in order.
     pub seconds: Vec<(&'static str, f64)>,
+    /// Named counts of what the stages did (the evaluation sums them over the events).
+    pub counts: StageCounts,
 }
 
 /// Graph construction → edge classification → track building, each stage boxed.
@@ -151,7 +170,7 @@ impl Pipeline {
             return Ok(out);
         }
         let start = Instant::now();
-        out.tracks = self.building.build(event, &graph, &scores)?;
+        (out.tracks, out.counts) = self.building.build_counted(event, &graph, &scores)?;
         out.seconds
             .push((Stage::Building.name(), start.elapsed().as_secs_f64()));
         out.graph = Some(graph);
@@ -285,8 +304,23 @@ impl TrackBuilding for FittedBuilding {
         graph: &EventGraph,
         scores: &[f64],
     ) -> Result<Vec<TrackCandidate>, TrackingError> {
+        Ok(self.build_counted(event, graph, scores)?.0)
+    }
+
+    fn build_counted(
+        &self,
+        event: &Event,
+        graph: &EventGraph,
+        scores: &[f64],
+    ) -> Result<(Vec<TrackCandidate>, StageCounts), TrackingError> {
         let candidates = self.building.build(event, graph, scores)?;
-        Ok(self.filter.filter(event, candidates)?.0)
+        let (kept, c) = self.filter.filter(event, candidates)?;
+        let counts = vec![
+            ("fit_kept", c.kept),
+            ("fit_cleaned", c.cleaned),
+            ("fit_dropped", c.dropped),
+        ];
+        Ok((kept, counts))
     }
 }
 
@@ -341,6 +375,13 @@ impl TrackFinder for CkfFinder {
                 ("ckf_seeding", s.seeding_ms / 1e3),
                 ("ckf_finding", s.finding_ms / 1e3),
                 ("ckf_fit", s.fit_ms / 1e3),
+            ],
+            counts: vec![
+                ("ckf_seeds", s.seeds),
+                ("ckf_seeds_secondary", s.seeds_secondary),
+                ("ckf_tracks_secondary", s.tracks_secondary),
+                ("ckf_tracks_three_hit", s.tracks_short),
+                ("ckf_tracks_two_layers", s.tracks_two_layers),
             ],
         })
     }
