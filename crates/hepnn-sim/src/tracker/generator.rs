@@ -368,15 +368,7 @@ impl HardScatter {
             ("hard_scatter.mean_jt", self.mean_jt, 0.0, 1e3),
             ("hard_scatter.leptons", self.leptons, 0.0, 1e3),
         ];
-        for (name, value, lo, hi) in checks {
-            if !(value.is_finite() && (lo..=hi).contains(&value)) {
-                return Err(SimError::Config {
-                    name,
-                    message: format!("expected a number in [{lo}, {hi}], found {value}"),
-                });
-            }
-        }
-        Ok(())
+        in_ranges(&checks)
     }
 }
 
@@ -399,16 +391,24 @@ impl TwoComponentSecondaries {
             ("secondaries.fraction[1]", self.fraction[1], 1e-3, 1e3),
             ("secondaries.kick", self.kick, 1e-6, 1e3),
         ];
-        for (name, value, lo, hi) in checks {
-            if !(value.is_finite() && (lo..=hi).contains(&value)) {
-                return Err(SimError::Config {
-                    name,
-                    message: format!("expected a number in [{lo}, {hi}], found {value}"),
-                });
-            }
-        }
-        Ok(())
+        in_ranges(&checks)
     }
+}
+
+/// Checks that each `(name, value, lo, hi)` has a finite value in [lo, hi].
+///
+/// # Errors
+/// [`SimError::Config`] naming the first setting out of range.
+fn in_ranges(checks: &[(&'static str, f64, f64, f64)]) -> Result<()> {
+    for &(name, value, lo, hi) in checks {
+        if !(value.is_finite() && (lo..=hi).contains(&value)) {
+            return Err(SimError::Config {
+                name,
+                message: format!("expected a number in [{lo}, {hi}], found {value}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Draws a bin from a histogram and a uniform value inside it.
@@ -766,5 +766,14 @@ mod tests {
         };
         let error = generate(&config, 1).expect_err("σ_z < 0");
         assert!(error.to_string().contains("sigma_z"), "{error}");
+        let config = GeneratorConfig {
+            secondaries: SecondaryModel::TwoComponent(TwoComponentSecondaries {
+                kick: f64::NAN,
+                ..TwoComponentSecondaries::default()
+            }),
+            ..GeneratorConfig::default()
+        };
+        let error = generate(&config, 1).expect_err("NaN kick");
+        assert!(error.to_string().contains("secondaries.kick"), "{error}");
     }
 }
