@@ -18,10 +18,12 @@
 //! generator start from that Gaussian response and the MLP's a learns the corrections) — the
 //! GAN only has to learn the distribution of one number to get E_total/E_inc right. The voxel logits' output bias starts at ln p̄ᵢ, the
 //! reference's mean shower shape ([`CaloGan::start_from_mean_shape`]), so the generator begins
-//! from the mean shower instead of a uniform spray over 6,480 voxels. Deposits below
-//! [`CaloGanConfig::threshold_mev`] are set to 0 after generation (the reference has exact
-//! zeros where no particle passed; a softmax has none), a threshold in MeV, like a readout
-//! threshold, fitted after training so that the mean sparsity matches the reference's; the surviving deposits are scaled so that the total stays f.
+//! from the mean shower instead of a uniform spray over 6,480 voxels. The softmax has no exact
+//! zeros, the reference has ~85 % of them: after generation each expected deposit is turned into
+//! discrete quanta ([`sparsity::quantise`], N ~ Poisson(v/q) crossings of q·Gamma deposits, q =
+//! [`CaloGanConfig::quantum_mev`]), or, for generators trained before 26 Nov, cut at
+//! [`CaloGanConfig::threshold_mev`] ([`sparsity::apply_threshold`]); either is fitted after training
+//! so that the mean sparsity matches the reference's, and each shower keeps its total f.
 //!
 //! The adversarial signal on this one number is weak beside 6,480 voxels, so the generator loss
 //! also gets an energy-matching term (weight [`CaloGanConfig::energy_matching_weight`]): the
@@ -67,6 +69,8 @@ use hepnn_nn::mlp::{Mlp, MlpConfig};
 use hepnn_nn::neuron::Activation;
 use hepnn_nn::plot::atomic_write;
 use hepnn_nn::train::{TrainConfig, TrainTask, Trainer};
+use rand::SeedableRng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::CaloError;
@@ -130,9 +134,39 @@ pub struct CaloGanConfig {
     /// Weight of the generator's energy-matching term (0: the plain adversarial loss).
     #[config(default = 1.0)]
     pub energy_matching_weight: f64,
-    /// Generated deposits below this many MeV are set to 0.
+    /// Generated deposits below this many MeV are set to 0 (when `quantum_mev` is 0).
     #[config(default = 0.0)]
     pub threshold_mev: f64,
+    /// q: generated deposits become Poisson(v/q) quanta of q MeV on average (0: off, the
+    /// threshold is used); see [`sparsity`].
+    #[config(default = 0.0)]
+    pub quantum_mev: f64,
+    /// a: each quantum deposits q·Gamma(a, 1/a) (1: exponential).
+    #[config(default = 1.0)]
+    pub quantum_shape: f64,
+    /// q used while training (0: the critic sees the smooth output): the critic then sees the
+    /// generated showers quantised, and the generator's gradient passes the quantisation
+    /// straight through (Bengio et al., arXiv:1308.3432). Set by [`train_gan`] from the
+    /// untrained generator when [`CaloGanConfig::quanta_in_training`] is on.
+    #[config(default = 0.0)]
+    pub training_quantum_mev: f64,
+    /// Whether [`train_gan`] trains against quantised showers (see `training_quantum_mev`).
+    #[config(default = false)]
+    pub quanta_in_training: bool,
+    /// Layer-factorised output: the generator gives the layers' shares of the energy (one
+    /// softmax over the layers) and each layer's shape (a softmax inside every layer) instead
+    /// of one softmax over all voxels. Needs layers of equal size.
+    #[config(default = false)]
+    pub layer_factorised: bool,
+    /// Whether [`train_gan`] fits `condition_slope` (when it is empty) before training.
+    #[config(default = false)]
+    pub energy_dependent_shape: bool,
+    /// Per-voxel slope b of the log mean shape in the condition: the voxel logits get b·c added
+    /// (a constant, fitted on the training showers by [`mean_shape_in_energy`]), so the
+    /// generator starts from the mean shape *at each energy* (deeper showers at higher energy).
+    /// Empty: no such term (generators trained before 26 Nov, session 7).
+    #[config(default = "Vec::new()")]
+    pub condition_slope: Vec<f64>,
 }
 
 impl CaloGanConfig {
@@ -198,10 +232,10 @@ impl CaloGanConfig {
     /// Builds the generator and the critic (burn's default initialisation; seed the device
     /// first for reproducible weights).
     pub fn init(&self, device: &Device) -> CaloGan {
+        let layers = self.layer_offsets.len().saturating_sub(1);
         let mut g_sizes = vec![self.latent + 1];
         g_sizes.extend(&self.generator_hidden);
-        g_sizes.push(self.voxels + 1);
-        let layers = self.layer_offsets.len().saturating_sub(1);
+        g_sizes.push(self.voxels + 1 + if self.layer_factorised { layers } else { 0 });
         let mut d_sizes = vec![self.voxels + layers + 2];
         d_sizes.extend(&self.critic_hidden);
         d_sizes.push(1);
@@ -219,6 +253,11 @@ impl CaloGanConfig {
                 voxels: self.voxels,
                 mean_energy_fraction: self.mean_energy_fraction,
                 resolution: self.resolution,
+                factorised_layers: if self.layer_factorised { layers } else { 0 },
+                condition_slope: (self.condition_slope.len() == self.voxels).then(|| {
+                    let slope: Vec<f32> = self.condition_slope.iter().map(|&b| b as f32).collect();
+                    Tensor::<1>::from_floats(slope.as_slice(), device).reshape([1, self.voxels])
+                }),
             },
             critic: Critic {
                 mlp: MlpConfig::new(d_sizes).with_activation(leaky).init(device),
@@ -250,6 +289,12 @@ pub struct Generator {
     /// k of the reference's relative spread of E_total/E_inc, k / √(E_inc/GeV).
     #[module(skip)]
     pub resolution: f64,
+    /// Number of layers of the layer-factorised output (0: one softmax over all voxels).
+    #[module(skip)]
+    pub factorised_layers: usize,
+    /// b of [`CaloGanConfig::condition_slope`] as `[1, voxels]` (a constant, not trained).
+    #[module(skip)]
+    pub condition_slope: Option<Tensor<2>>,
 }
 
 impl Generator {
@@ -264,10 +309,24 @@ impl Generator {
         let [batch, _] = z.dims();
         let z0 = z.clone().slice([0..batch, 0..1]);
         let out = self.mlp.forward(Tensor::cat(vec![z, c], 1));
-        let logits = out.clone().slice([0..batch, 0..self.voxels]);
-        let a = out.slice([0..batch, self.voxels..self.voxels + 1]) + z0;
+        let mut logits = out.clone().slice([0..batch, 0..self.voxels]);
+        if let Some(slope) = &self.condition_slope {
+            logits = logits + c_in.clone() * slope.clone();
+        }
+        let a = out.clone().slice([0..batch, self.voxels..self.voxels + 1]) + z0;
         let f = (a * relative_resolution(c_in, self.resolution)).exp() * self.mean_energy_fraction;
-        softmax(logits, 1) * f
+        let layers = self.factorised_layers;
+        if layers == 0 {
+            return softmax(logits, 1) * f;
+        }
+        // Energy share of each layer × shape inside the layer.
+        let shares = softmax(
+            out.slice([0..batch, self.voxels + 1..self.voxels + 1 + layers]),
+            1,
+        );
+        let per_layer = self.voxels / layers;
+        let shapes = softmax(logits.reshape([batch, layers, per_layer]), 2);
+        (shapes * shares.unsqueeze_dim::<3>(2)).reshape([batch, self.voxels]) * f
     }
 
     /// Generated voxels / E_inc for conditions `c` (`[batch, 1]`), with fresh noise from the
@@ -353,8 +412,8 @@ impl ModuleMapper for Frozen {
 
 impl CaloGan {
     /// Sets the generator's voxel-logit output bias to ln p̄ᵢ, p̄ the mean normalised shape
-    /// (voxel / E_total) of `showers` (floored at 10⁻⁸ of the total), and its energy unit's
-    /// bias to 0.
+    /// (voxel / E_total) of `showers` (floored at 10⁻⁸ of the total) — or, with a condition
+    /// slope, to the intercept aᵢ of [`mean_shape_in_energy`] — and its energy unit's bias to 0.
     pub fn start_from_mean_shape(mut self, showers: &CaloShowers) -> Self {
         let voxels = self.generator.voxels;
         let mut mean = vec![0f64; voxels];
@@ -366,11 +425,27 @@ impl CaloGan {
             }
         }
         let n = showers.len().max(1) as f64;
-        let mut bias: Vec<f32> = mean
-            .iter()
-            .map(|m| ((m / n).max(1e-8)).ln() as f32)
-            .collect();
+        let mut bias: Vec<f32> = if self.generator.condition_slope.is_some() {
+            // The logits are a + b·c: the bias is the intercept a of the log mean shape.
+            mean_shape_in_energy(showers, voxels)
+                .0
+                .iter()
+                .map(|&a| a as f32)
+                .collect()
+        } else {
+            mean.iter()
+                .map(|m| ((m / n).max(1e-8)).ln() as f32)
+                .collect()
+        };
         bias.push(0.0);
+        // Layer-factorised: the layer logits start at ln of the mean layer shares (the voxel
+        // logits' softmax inside each layer already gives the mean shape there).
+        if let Some(per_layer) = voxels.checked_div(self.generator.factorised_layers) {
+            bias.extend(
+                mean.chunks(per_layer)
+                    .map(|share| ((share.iter().sum::<f64>() / n).max(1e-8)).ln() as f32),
+            );
+        }
         if let Some(last) = self.generator.mlp.layers.last_mut() {
             let device = last.weight.device();
             last.bias = Some(Param::from_tensor(Tensor::<1>::from_floats(
@@ -380,6 +455,52 @@ impl CaloGan {
         }
         self
     }
+}
+
+/// The log mean shape as a straight line in the condition: showers sorted by c are cut into 8
+/// groups of equal size; in each, the mean normalised shape p̄ (voxel / E_total, floored at
+/// 10⁻⁸); per voxel the least-squares line ln p̄ = a + b·c over the groups. Returns (a, b),
+/// `voxels` values each (b = 0 with fewer than two groups).
+pub fn mean_shape_in_energy(showers: &CaloShowers, voxels: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut order: Vec<usize> = (0..showers.len()).collect();
+    let c_of = |i: usize| f64::from(condition(showers.incident_energies_mev[i]));
+    order.sort_by(|&i, &j| c_of(i).total_cmp(&c_of(j)));
+    let groups = 8.min(showers.len()).max(1);
+    let mut cs = Vec::with_capacity(groups);
+    let mut logs: Vec<Vec<f64>> = Vec::with_capacity(groups);
+    for g in 0..groups {
+        let part = &order[g * order.len() / groups..(g + 1) * order.len() / groups];
+        let mut mean = vec![0f64; voxels];
+        for &i in part {
+            let row = showers.shower(i);
+            let total: f64 = row.iter().map(|&v| f64::from(v)).sum::<f64>().max(1e-12);
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += f64::from(v) / total;
+            }
+        }
+        let n = part.len().max(1) as f64;
+        cs.push(part.iter().map(|&i| c_of(i)).sum::<f64>() / n);
+        logs.push(mean.iter().map(|m| (m / n).max(1e-8).ln()).collect());
+    }
+    let c_mean = cs.iter().sum::<f64>() / groups as f64;
+    let c_var: f64 = cs.iter().map(|c| (c - c_mean).powi(2)).sum();
+    let mut intercept = vec![0f64; voxels];
+    let mut slope = vec![0f64; voxels];
+    for v in 0..voxels {
+        let y_mean = logs.iter().map(|l| l[v]).sum::<f64>() / groups as f64;
+        let b = if c_var > 0.0 {
+            cs.iter()
+                .zip(&logs)
+                .map(|(c, l)| (c - c_mean) * (l[v] - y_mean))
+                .sum::<f64>()
+                / c_var
+        } else {
+            0.0
+        };
+        slope[v] = b;
+        intercept[v] = y_mean - b * c_mean;
+    }
+    (intercept, slope)
 }
 
 /// ln(1 + eˣ), stable.
@@ -416,9 +537,22 @@ pub fn adversarial_losses(
     real: Tensor<2>,
     c: Tensor<2>,
 ) -> (Tensor<1>, Tensor<1>) {
-    let fake = gan.generator.sample(c.clone());
-    let energy_term = energy_matching(&gan.critic, real.clone(), fake.clone(), c.clone())
+    adversarial_losses_with(gan, config, real, c, |fake| fake)
+}
+
+/// [`adversarial_losses`] with the generated showers passed through `sparsify` before the
+/// critic sees them (the energy-matching term sees them as generated).
+pub fn adversarial_losses_with(
+    gan: &CaloGan,
+    config: &CaloGanConfig,
+    real: Tensor<2>,
+    c: Tensor<2>,
+    sparsify: impl Fn(Tensor<2>) -> Tensor<2>,
+) -> (Tensor<1>, Tensor<1>) {
+    let smooth = gan.generator.sample(c.clone());
+    let energy_term = energy_matching(&gan.critic, real.clone(), smooth.clone(), c.clone())
         * config.energy_matching_weight;
+    let fake = sparsify(smooth);
     let real_in = gan.critic.features(real, c.clone());
     let fake_in_detached = gan.critic.features(fake.clone().detach(), c.clone());
     let frozen = gan.critic.clone().map(&mut Frozen);
@@ -455,8 +589,11 @@ pub fn adversarial_losses(
 /// Training showers prepared for the GAN: voxel / E_inc and the conditions.
 pub struct GanTask {
     config: CaloGanConfig,
+    /// The quanta's random numbers while training against quantised showers.
+    quanta_rng: std::sync::Mutex<rand_chacha::ChaCha8Rng>,
     fractions: Vec<f32>,
     conditions: Vec<f32>,
+    energies_mev: Vec<f32>,
     voxels: usize,
     train: Vec<usize>,
     held_out: Vec<usize>,
@@ -487,6 +624,9 @@ impl GanTask {
         }
         let n = showers.len();
         Ok(Self {
+            quanta_rng: std::sync::Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(
+                config.voxels as u64 ^ 0x0051_A27A,
+            )),
             config,
             fractions,
             conditions: showers
@@ -494,11 +634,47 @@ impl GanTask {
                 .iter()
                 .map(|&e| condition(e))
                 .collect(),
+            energies_mev: showers.incident_energies_mev.clone(),
             voxels: showers.voxels,
             train: (0..n - held_out).collect(),
             held_out: (n - held_out..n).collect(),
             device,
         })
+    }
+
+    /// The generated voxel / E_inc `fake` of the showers `items` quantised at the training q,
+    /// with the gradient passed straight through: fake + (quantised − fake) detached. The
+    /// identity when `training_quantum_mev` is 0.
+    fn straight_through(&self, fake: Tensor<2>, items: &[usize]) -> Tensor<2> {
+        let q = self.config.training_quantum_mev as f32;
+        if q <= 0.0 {
+            return fake;
+        }
+        let smooth = fake.clone().detach();
+        let device = smooth.device();
+        let dims = smooth.dims();
+        let mut values = smooth
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 data after convert");
+        let mut rng = self.quanta_rng.lock().unwrap_or_else(|e| e.into_inner());
+        for (row, &i) in values.chunks_mut(self.voxels).zip(items) {
+            let e = self.energies_mev[i].max(1e-6);
+            row.iter_mut().for_each(|v| *v *= e);
+            sparsity::quantise(row, q, self.config.quantum_shape, &mut *rng);
+            row.iter_mut().for_each(|v| *v /= e);
+        }
+        let quantised = Tensor::<2>::from_data(TensorData::new(values, dims), &device);
+        fake.clone() + (quantised - fake).detach()
+    }
+
+    /// Seeds the random numbers of the training quanta (see `training_quantum_mev`).
+    pub fn with_quanta_seed(self, seed: u64) -> Self {
+        Self {
+            quanta_rng: std::sync::Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
+            ..self
+        }
     }
 
     fn batch(&self, items: &[usize]) -> (Tensor<2>, Tensor<2>) {
@@ -524,13 +700,17 @@ impl TrainTask for GanTask {
     fn loss(&self, model: &CaloGan, batch: &[usize]) -> Tensor<1> {
         let items: Vec<usize> = batch.iter().map(|&k| self.train[k]).collect();
         let (x, c) = self.batch(&items);
-        let (l_d, l_g) = adversarial_losses(model, &self.config, x, c);
+        let (l_d, l_g) = adversarial_losses_with(model, &self.config, x, c, |fake| {
+            self.straight_through(fake, &items)
+        });
         l_d + l_g
     }
 
     fn validate(&self, model: &CaloGan) -> Vec<(String, f64)> {
         let (x, c) = self.batch(&self.held_out);
-        let (l_d, l_g) = adversarial_losses(model, &self.config, x, c.clone());
+        let (l_d, l_g) = adversarial_losses_with(model, &self.config, x, c.clone(), |fake| {
+            self.straight_through(fake, &self.held_out)
+        });
         let fake = model.generator.sample(c).detach();
         let generated: Vec<f64> = fake
             .sum_dim(1)
@@ -564,39 +744,47 @@ impl TrainTask for GanTask {
 }
 
 /// Generates showers for the incident energies (MeV) with `generator` on `device`, in batches
-/// of `batch_size`, applying the config's threshold (the surviving deposits scaled up so that
-/// each shower keeps its total); the device's random generator gives the noise (seed it
-/// first).
+/// of `batch_size`, made sparse as the config says ([`sparsity`]: quanta when `quantum_mev` > 0,
+/// else the threshold; each shower keeps its total). The device's random generator gives the
+/// noise (seed it first), `seed` the quanta.
 pub fn generate(
     generator: &Generator,
     config: &CaloGanConfig,
     incident_energies_mev: &[f32],
     batch_size: usize,
+    seed: u64,
     device: &Device,
 ) -> CaloShowers {
     let mut showers_mev = Vec::with_capacity(incident_energies_mev.len() * config.voxels);
+    let mut first_row = 0u64;
     for chunk in incident_energies_mev.chunks(batch_size.max(1)) {
         let c: Vec<f32> = chunk.iter().map(|&e| condition(e)).collect();
         let c = Tensor::from_data(TensorData::new(c, [chunk.len(), 1]), device);
-        let x = generator.sample(c);
-        let values = x
+        let mut values = generator
+            .sample(c)
             .into_data()
             .convert::<f32>()
             .try_to_vec::<f32>()
             .expect("f32 data after convert");
-        let threshold_mev = config.threshold_mev as f32;
-        for (row, &e) in values.chunks(config.voxels).zip(chunk) {
-            // Zero the deposits below the threshold and scale the rest so that E_total/E_inc
-            // stays the generator's f.
-            let threshold = threshold_mev / e.max(1e-6);
-            let total: f32 = row.iter().sum();
-            let kept: f32 = row.iter().filter(|&&v| v >= threshold).sum();
-            let scale = if kept > 0.0 { e * total / kept } else { e };
-            showers_mev.extend(
-                row.iter()
-                    .map(|&v| if v < threshold { 0.0 } else { v * scale }),
-            );
-        }
+        // Rows in parallel; row k draws its quanta from stream k of one ChaCha8 seed, so a
+        // shower's quanta depend on the seed and its position only, not on the threads.
+        values
+            .par_chunks_mut(config.voxels)
+            .zip(chunk)
+            .enumerate()
+            .for_each(|(k, (row, &e))| {
+                row.iter_mut().for_each(|v| *v *= e);
+                if config.quantum_mev > 0.0 {
+                    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                    rng.set_stream(first_row + k as u64);
+                    let (q, a) = (config.quantum_mev as f32, config.quantum_shape);
+                    sparsity::quantise(row, q, a, &mut rng);
+                } else {
+                    sparsity::apply_threshold(row, config.threshold_mev as f32);
+                }
+            });
+        first_row += chunk.len() as u64;
+        showers_mev.extend(values);
     }
     CaloShowers {
         incident_energies_mev: incident_energies_mev.to_vec(),
@@ -605,38 +793,10 @@ pub fn generate(
     }
 }
 
-/// The threshold (MeV) at which generated showers (voxel / E_inc `generated_fractions` of
-/// showers with the reference's incident energies) have the reference's mean sparsity
-/// (fraction of voxels > 0), by bisection on log scale over 10⁻⁸–10³ MeV.
-pub fn fit_threshold(reference: &CaloShowers, generated_fractions: &[Vec<f32>]) -> f64 {
-    let total = reference.showers_mev.len().max(1) as f64;
-    let target = reference.showers_mev.iter().filter(|&&v| v > 0.0).count() as f64 / total;
-    let n_gen = generated_fractions
-        .iter()
-        .map(Vec::len)
-        .sum::<usize>()
-        .max(1) as f64;
-    let sparsity = |t: f64| {
-        generated_fractions
-            .iter()
-            .zip(&reference.incident_energies_mev)
-            .map(|(row, &e)| {
-                let t = t / f64::from(e).max(1e-6);
-                row.iter().filter(|&&v| f64::from(v) >= t).count()
-            })
-            .sum::<usize>() as f64
-            / n_gen
-    };
-    let (mut lo, mut hi) = (-8f64, 3f64);
-    for _ in 0..50 {
-        let mid = 0.5 * (lo + hi);
-        if sparsity(10f64.powf(mid)) > target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    10f64.powf(0.5 * (lo + hi))
+/// The fraction of voxels > 0 of `showers`.
+pub fn nonzero_fraction(showers: &CaloShowers) -> f64 {
+    let total = showers.showers_mev.len().max(1) as f64;
+    showers.showers_mev.iter().filter(|&&v| v > 0.0).count() as f64 / total
 }
 
 /// Writes a trained generator as a self-contained model folder: `config.json` (the
@@ -668,10 +828,23 @@ pub fn load_generator(
 ) -> Result<(CaloGanConfig, Generator), CaloError> {
     let path = dir.join("config.json");
     let text = std::fs::read(&path).map_err(|e| NnError::io(&path, e))?;
-    let config: CaloGanConfig = serde_json::from_slice(&text).map_err(|e| NnError::Checkpoint {
+    let bad = |message: String| NnError::Checkpoint {
         path: path.clone(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    // Settings added after a model was written take their defaults (a generator written
+    // before the quanta has `quantum_mev` 0: it keeps its threshold).
+    let defaults =
+        serde_json::to_value(CaloGanConfig::new(0, Vec::new())).expect("the config serialises");
+    if let serde_json::Value::Object(defaults) = defaults {
+        for (key, value) in defaults {
+            fields.entry(key).or_insert(value);
+        }
+    }
+    let config: CaloGanConfig = serde_json::from_value(serde_json::Value::Object(fields))
+        .map_err(|e| bad(e.to_string()))?;
     let weights = dir.join("generator.bpk");
     let generator = config
         .init(device)
@@ -706,8 +879,8 @@ pub fn generate_fractions(
 }
 
 /// Trains a GAN on `showers` with the foundation's [`Trainer`] (checkpoints under `out_dir`,
-/// `metrics.csv` with `d_loss` and `g_loss`, `training.png`), fits the sparsity threshold on
-/// the training showers, and returns the final config (threshold set) and model.
+/// `metrics.csv` with `d_loss` and `g_loss`, `training.png`), fits the quantum q of the
+/// sparse output on the training showers, and returns the final config (q set) and model.
 pub fn train_gan(
     config: CaloGanConfig,
     showers: &CaloShowers,
@@ -716,12 +889,39 @@ pub fn train_gan(
     out_dir: &Path,
     resume: bool,
 ) -> Result<(CaloGanConfig, CaloGan, Vec<hepnn_nn::train::EpochRecord>), CaloError> {
+    if config.layer_factorised {
+        let sizes: Vec<usize> = config
+            .layer_offsets
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .collect();
+        if sizes.is_empty() || sizes.iter().any(|&n| n != sizes[0]) {
+            return Err(CaloError::Showers(format!(
+                "the layer-factorised generator needs layers of equal size, got {sizes:?}"
+            )));
+        }
+    }
+    let config = if config.energy_dependent_shape && config.condition_slope.is_empty() {
+        let slope = mean_shape_in_energy(showers, config.voxels).1;
+        config.with_condition_slope(slope)
+    } else {
+        config
+    };
     let device = Device::flex();
     device.seed(train.seed);
     let ad = device.clone().autodiff();
     let model = config.init(&ad).start_from_mean_shape(showers);
+    let target = nonzero_fraction(showers);
+    let config = if config.quanta_in_training && config.training_quantum_mev <= 0.0 {
+        let start = generate_fractions(&model.generator, &showers.incident_energies_mev, &ad);
+        let q = sparsity::fit_quantum(target, &showers.incident_energies_mev, &start);
+        config.with_training_quantum_mev(q)
+    } else {
+        config
+    };
     let held_out = (showers.len() / 10).clamp(1, 500);
-    let task = GanTask::new(config.clone(), showers, held_out, ad.clone())?;
+    let task = GanTask::new(config.clone(), showers, held_out, ad.clone())?
+        .with_quanta_seed(train.seed ^ 0x0051_A27A);
     let optimizer = AdamConfig::new()
         .with_beta_1(adam_beta1)
         .with_beta_2(0.999)
@@ -734,13 +934,15 @@ pub fn train_gan(
         &showers.incident_energies_mev,
         &ad,
     );
-    let threshold = fit_threshold(showers, &fractions);
+    let quantum = sparsity::fit_quantum(target, &showers.incident_energies_mev, &fractions);
     Ok((
-        config.with_threshold_mev(threshold),
+        config.with_threshold_mev(0.0).with_quantum_mev(quantum),
         outcome.model,
         outcome.history,
     ))
 }
+
+pub mod sparsity;
 
 #[cfg(test)]
 mod tests;

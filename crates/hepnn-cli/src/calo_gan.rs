@@ -71,7 +71,7 @@ impl FastModel {
     /// Showers for `energies` (MeV), `batch` at a time.
     fn generate(&self, energies: &[f32], batch: usize, seed: u64, device: &Device) -> CaloShowers {
         match self {
-            FastModel::Gan(gan) => generate(&gan.1, &gan.0, energies, batch, device),
+            FastModel::Gan(gan) => generate(&gan.1, &gan.0, energies, batch, seed, device),
             FastModel::Diffusion(model, sampler) => {
                 let mut out = CaloShowers {
                     incident_energies_mev: Vec::with_capacity(energies.len()),
@@ -142,6 +142,18 @@ pub struct TrainCaloOptions {
     /// Continue from the last checkpoint under --out.
     #[arg(long)]
     pub resume: bool,
+    /// GAN: the critic sees the generated showers quantised (as `simulate calo --fast` makes
+    /// them), the generator's gradient passing straight through.
+    #[arg(long)]
+    pub quanta_in_training: bool,
+    /// GAN: the generator gives each layer's share of the energy and the shape inside each
+    /// layer (two softmaxes) instead of one softmax over all voxels.
+    #[arg(long)]
+    pub layer_factorised: bool,
+    /// GAN: the voxel logits get a fixed term b·c, the slope in the condition c of the training
+    /// showers' log mean shape, so the generator starts from the mean shape at each energy.
+    #[arg(long)]
+    pub energy_dependent_shape: bool,
 }
 
 /// Options of `hepnn evaluate calo`.
@@ -238,7 +250,10 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
         GanLossArg::Bce => GanLoss::Bce,
         GanLossArg::WganGp => GanLoss::WganLp,
     };
-    let config = CaloGanConfig::from_showers(&binning, &showers, loss)?;
+    let config = CaloGanConfig::from_showers(&binning, &showers, loss)?
+        .with_quanta_in_training(o.quanta_in_training)
+        .with_layer_factorised(o.layer_factorised)
+        .with_energy_dependent_shape(o.energy_dependent_shape);
     let train_config = TrainConfig::new(o.epochs, o.batch_size, o.lr, common.seed);
     // Adam β₁ = 0.5, the usual GAN setting (DCGAN, WGAN-GP).
     let beta1 = 0.5;
@@ -256,6 +271,8 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
         config.mean_energy_fraction,
     );
     s.set("threshold_mev", config.threshold_mev);
+    s.set("quantum_mev", config.quantum_mev);
+    s.set("training_quantum_mev", config.training_quantum_mev);
     s.set_last_epoch(&history, "final_");
     s.set("model", common.out.display().to_string());
     s.report(&common.out, "hepnn train calo")?;

@@ -831,6 +831,7 @@ fn train_and_evaluate_calo_gan_write_the_model_and_the_validation_figures() {
         "gan",
         "--loss",
         "wgan-gp",
+        "--quanta-in-training",
         "--simulate",
         "40",
         "--epochs",
@@ -858,6 +859,13 @@ fn train_and_evaluate_calo_gan_write_the_model_and_the_validation_figures() {
         metrics.lines().next().unwrap().contains("d_loss,g_loss"),
         "{metrics}"
     );
+    // The sparse output's quantum is fitted after training (and before it, for training).
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
+    for key in ["quantum_mev", "training_quantum_mev"] {
+        let q = config[key].as_f64().unwrap_or(0.0);
+        assert!(q > 1e-6 && q < 100.0, "{key} = {q}");
+    }
     // Held-out reference showers, then the evaluation (classifier, no plots, 2 timing showers).
     let reference = dir.path().join("reference");
     let out = hepnn(&[

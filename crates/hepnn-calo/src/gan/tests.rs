@@ -75,16 +75,16 @@ fn generator_round_trip_gives_the_same_showers() {
     let dir = tempfile::tempdir().expect("temp dir");
     let device = Device::flex();
     device.seed(9);
-    let config = toy_config().with_threshold_mev(0.01);
+    let config = toy_config().with_quantum_mev(0.01);
     let gan = config.init(&device);
     save_generator(dir.path(), &config, &gan.generator).expect("saved");
     let (loaded_config, loaded) = load_generator(dir.path(), &device).expect("loaded");
-    assert_eq!(loaded_config.threshold_mev, 0.01);
+    assert_eq!(loaded_config.quantum_mev, 0.01);
     let energies = [1000.0f32, 50_000.0];
     device.seed(1);
-    let a = generate(&gan.generator, &config, &energies, 10, &device);
+    let a = generate(&gan.generator, &config, &energies, 10, 4, &device);
     device.seed(1);
-    let b = generate(&loaded, &loaded_config, &energies, 10, &device);
+    let b = generate(&loaded, &loaded_config, &energies, 10, 4, &device);
     assert_eq!(a.showers_mev, b.showers_mev);
 }
 
@@ -95,7 +95,7 @@ fn shipped_generator_loads_and_matches_the_reference_energy_at_50_gev() {
     let device = Device::flex();
     let (config, generator) = load_generator(&dir, &device).expect("the shipped generator loads");
     device.seed(50);
-    let gan = generate(&generator, &config, &[50_000.0; 500], 500, &device);
+    let gan = generate(&generator, &config, &[50_000.0; 500], 500, 50, &device);
     let mean_fraction = |s: &CaloShowers| {
         (0..s.len())
             .map(|i| {
@@ -116,4 +116,143 @@ fn shipped_generator_loads_and_matches_the_reference_energy_at_50_gev() {
     let (g, r) = (mean_fraction(&gan), mean_fraction(&reference));
     assert!((g / r - 1.0).abs() < 0.04, "GAN {g}, reference {r}");
     assert!(gan.showers_mev.iter().all(|&v| v >= 0.0));
+}
+
+#[test]
+fn a_generator_written_before_the_quanta_loads_with_its_threshold() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let device = Device::flex();
+    let config = toy_config().with_threshold_mev(0.01);
+    save_generator(dir.path(), &config, &config.init(&device).generator).expect("saved");
+    // Drop the fields that older generators lack.
+    let path = dir.path().join("config.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    let fields = json.as_object_mut().expect("an object");
+    fields.remove("quantum_mev");
+    fields.remove("quantum_shape");
+    std::fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("written");
+    let (loaded, _) = load_generator(dir.path(), &device).expect("loads");
+    assert_eq!(
+        (
+            loaded.threshold_mev,
+            loaded.quantum_mev,
+            loaded.quantum_shape
+        ),
+        (0.01, 0.0, 1.0)
+    );
+    // A config that is not an object is refused with the file named.
+    std::fs::write(&path, b"[1, 2]").expect("written");
+    let err = load_generator(dir.path(), &device).expect_err("not a config");
+    assert!(err.to_string().contains("config.json"), "{err}");
+}
+
+#[test]
+fn layer_factorised_output_splits_the_total_into_layer_shares_and_shapes() {
+    let device = Device::flex();
+    device.seed(4);
+    let config = CaloGanConfig::new(12, vec![0, 6, 12])
+        .with_latent(4)
+        .with_generator_hidden(vec![16])
+        .with_critic_hidden(vec![16])
+        .with_layer_factorised(true);
+    let gan = config.init(&device);
+    assert_eq!(gan.generator.factorised_layers, 2);
+    let c = Tensor::<2>::zeros([3, 1], &device);
+    let z = Tensor::<2>::random([3, 4], Distribution::Normal(0.0, 1.0), &device);
+    let out = gan
+        .generator
+        .mlp
+        .forward(Tensor::cat(vec![z.clone(), c.clone()], 1));
+    let logits: Vec<f32> = out
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    let x: Vec<f32> = gan
+        .generator
+        .forward(z, c)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    for (row, l) in x.chunks(12).zip(logits.chunks(15)) {
+        assert!(row.iter().all(|&v| v > 0.0));
+        let total: f32 = row.iter().sum();
+        // The layer shares are the softmax of the last two outputs.
+        let share0 = 1.0 / (1.0 + (l[14] - l[13]).exp());
+        let layer0: f32 = row[..6].iter().sum();
+        assert!(
+            (layer0 / total - share0).abs() < 1e-5,
+            "{layer0} / {total} vs {share0}"
+        );
+        // Inside layer 0 the shape is the softmax of the first six logits.
+        let norm: f32 = l[..6].iter().map(|v| v.exp()).sum();
+        assert!((row[2] / layer0 - l[2].exp() / norm).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn layer_factorised_training_refuses_layers_of_unequal_size() {
+    let showers = CaloShowers {
+        incident_energies_mev: vec![1000.0; 4],
+        showers_mev: vec![1.0; 4 * 12],
+        voxels: 12,
+    };
+    let config = toy_config().with_layer_factorised(true);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let train = TrainConfig::new(1, 2, 1e-3, 1);
+    let err = train_gan(config, &showers, train, 0.5, dir.path(), false).expect_err("unequal");
+    assert!(err.to_string().contains("equal size"), "{err}");
+}
+
+#[test]
+fn training_against_quanta_shows_the_critic_sparse_showers_and_still_moves_the_generator() {
+    let device = Device::flex();
+    device.seed(6);
+    let ad = device.autodiff();
+    // 6 showers of 1 GeV, 12 voxels; q = 1 MeV against ~0.03·1000/12 = 2.5 MeV per voxel.
+    let showers = CaloShowers {
+        incident_energies_mev: vec![1000.0; 6],
+        showers_mev: (0..72).map(|i| (i % 12) as f32 * 0.4).collect(),
+        voxels: 12,
+    };
+    let config = toy_config().with_training_quantum_mev(1.0);
+    let gan = config.init(&ad);
+    let task = GanTask::new(config, &showers, 2, ad.clone())
+        .expect("a valid task")
+        .with_quanta_seed(3);
+    let c = Tensor::<2>::zeros([4, 1], &ad);
+    let smooth = gan.generator.sample(c);
+    let seen = task.straight_through(smooth.clone(), &[0, 1, 2, 3]);
+    let (a, b): (Vec<f32>, Vec<f32>) = (
+        smooth
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32"),
+        seen.clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32"),
+    );
+    assert!(a.iter().all(|&v| v > 0.0));
+    assert!(
+        b.contains(&0.0),
+        "quantised showers have empty voxels: {b:?}"
+    );
+    for (ra, rb) in a.chunks(12).zip(b.chunks(12)) {
+        let (ta, tb): (f32, f32) = (ra.iter().sum(), rb.iter().sum());
+        assert!((ta - tb).abs() < 1e-4 * ta, "totals {ta} {tb}");
+    }
+    // The loss reaches the generator through the quantisation.
+    let loss = task.loss(&gan, &[0, 1, 2, 3]);
+    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &gan);
+    let g = grads
+        .get::<2>(gan.generator.mlp.layers[0].weight.id)
+        .expect("the generator gets a gradient");
+    let norm: f32 = g.powf_scalar(2.0).sum().into_scalar();
+    assert!(norm > 0.0 && norm.is_finite());
 }
