@@ -16,6 +16,7 @@ use clap::Args;
 
 use hepnn_core::io::{Compression, event_prefix, find_event_file, trackml::EventFile};
 use hepnn_nn::plot::{LinePlot, Series};
+use hepnn_sim::tracker::generator::SecondaryModel;
 use hepnn_sim::tracker::{
     Detector, GeneratorConfig, ParticleSource, RunConfig, SimConfig, run_events,
 };
@@ -63,6 +64,19 @@ pub struct SimulateOptions {
     /// Smallest true pT (GeV) of the hits drawn by --display.
     #[arg(long, default_value_t = 1.0)]
     pub display_min_pt: f64,
+    /// The built-in generator's secondaries (ignored with --particles).
+    #[arg(long, value_enum, default_value = "two-component")]
+    pub secondaries: SecondariesArg,
+}
+
+/// The generator's model of secondaries (`hepnn_sim::tracker::generator::SecondaryModel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecondariesArg {
+    /// Broad plus collimated secondaries, fitted to the TrackML particles files (the default).
+    TwoComponent,
+    /// The earlier model: stiff secondaries in random directions (what `models/tracking-real`
+    /// was trained on).
+    Isotropic,
 }
 
 /// Runs the simulation and returns its summary (also printed and written to summary.json).
@@ -75,10 +89,16 @@ pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary
     let source = match &options.particles {
         Some(dir) => ParticleSource::files_in(dir)
             .with_context(|| format!("listing particles files in {}", dir.display()))?,
-        None => ParticleSource::Generator(Box::new(GeneratorConfig {
-            pileup: options.pileup,
-            ..GeneratorConfig::default()
-        })),
+        None => {
+            let base = match options.secondaries {
+                SecondariesArg::TwoComponent => GeneratorConfig::default(),
+                SecondariesArg::Isotropic => SecondaryModel::isotropic_config(),
+            };
+            ParticleSource::Generator(Box::new(GeneratorConfig {
+                pileup: options.pileup,
+                ..base
+            }))
+        }
     };
     let mut config = SimConfig::default();
     config.digitisation.inefficiency = options.inefficiency;
@@ -136,6 +156,15 @@ pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary
                 p.display().to_string()
             }),
     );
+    if options.particles.is_none() {
+        summary.set(
+            "secondaries",
+            match options.secondaries {
+                SecondariesArg::TwoComponent => "two_component",
+                SecondariesArg::Isotropic => "isotropic",
+            },
+        );
+    }
     summary.set("hits_per_event", hits as f64 / n);
     summary.set("particles_per_event", particles as f64 / n);
     summary.set(
@@ -335,6 +364,7 @@ mod tests {
             max_loops: 0.75,
             display: true,
             display_min_pt: 0.5,
+            secondaries: SecondariesArg::TwoComponent,
         }
     }
 

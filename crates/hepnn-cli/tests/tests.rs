@@ -1029,3 +1029,49 @@ fn the_real_geometry_model_reconstructs_the_real_event() {
     assert!(num(&s, "track_efficiency") >= 0.88, "{s}");
     assert!(num(&s, "fake_rate") <= 0.05, "{s}");
 }
+
+#[test]
+fn simulate_tracker_events_with_either_model_of_secondaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut particles = Vec::new();
+    for kind in ["two-component", "isotropic"] {
+        let out_dir = dir.path().join(kind);
+        let out = hepnn(&[
+            "simulate",
+            "--events",
+            "1",
+            "--pileup",
+            "5",
+            "--secondaries",
+            kind,
+            "--seed",
+            "3",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s = summary(&out_dir);
+        assert_eq!(s["secondaries"], kind.replace('-', "_"), "{s}");
+        assert!(num(&s, "hits_per_event") > 100.0, "{s}");
+        let file = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("-particles.csv"))
+            .expect("a particles file");
+        particles.push(std::fs::read_to_string(file).unwrap());
+    }
+    // Same seed, different secondaries: different particles.
+    assert_ne!(particles[0], particles[1]);
+    let bad = hepnn(&[
+        "simulate",
+        "--secondaries",
+        "sideways",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
