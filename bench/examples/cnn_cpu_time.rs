@@ -10,11 +10,8 @@
 //! (default 40 and 5; `name`: `cnn_train_step` or `neutrino_cnn_train_step` only). Prints one
 //! JSON line per model.
 
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::Distribution;
-use hepnn_bench::cnn::{MnistCnn, neutrino_step};
+use hepnn_bench::cnn::{mnist_step, neutrino_step};
 use hepnn_bench::timing::time_steps;
 
 fn measure(name: &str, step: impl FnMut() -> f32, steps: usize, warmup: usize) {
@@ -23,31 +20,6 @@ fn measure(name: &str, step: impl FnMut() -> f32, steps: usize, warmup: usize) {
         "{{\"name\": \"{name}\", \"cpu_ms\": {:.2}, \"wall_ms\": {:.2}, \"wall_median_ms\": {:.2}, \"steps\": {steps}, \"last_loss\": {:.5}}}",
         t.cpu_ms, t.wall_ms, t.wall_median_ms, t.last_loss
     );
-}
-
-/// The foundation CNN's step (batch 64, 10 random classes, Adam lr 1e-3 eps 1e-8).
-fn mnist_step(device: &Device) -> impl FnMut() -> f32 + use<> {
-    const BATCH: usize = 64;
-    let mut model = Some(MnistCnn::new(10, device));
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let images = Tensor::<4>::random([BATCH, 1, 28, 28], Distribution::Default, device);
-    let labels = Tensor::<1, Int>::from_ints(
-        (0..BATCH as i64)
-            .map(|i| i % 10)
-            .collect::<Vec<_>>()
-            .as_slice(),
-        device,
-    );
-    move || {
-        let m = model
-            .take()
-            .expect("the model is put back after every step");
-        let loss = loss_fn.forward(m.forward(images.clone()), labels.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        model = Some(optim.step(1e-3, m, grads));
-        loss.into_scalar::<f32>()
-    }
 }
 
 fn main() {
