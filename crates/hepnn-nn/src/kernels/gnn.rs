@@ -656,37 +656,18 @@ fn from_usize<T: Real>(v: usize) -> T {
     }
 }
 
-/// One block of edges r0.. (b = out rows): z (x̂ with LayerNorm) into `z`, the output rows.
-fn forward_block<T: Real>(
-    c: &Consts<'_, T>,
-    r0: usize,
-    e_blk: &[T],
-    out: &mut [T],
-    z: &mut [T],
-    rstd: &mut [T],
-    a: &mut [T],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
-        unsafe { forward_block_avx512(c, r0, e_blk, out, z, rstd, a) };
-        return;
-    }
-    forward_block_body(c, r0, e_blk, out, z, rstd, a);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn forward_block_avx512<T: Real>(
-    c: &Consts<'_, T>,
-    r0: usize,
-    e_blk: &[T],
-    out: &mut [T],
-    z: &mut [T],
-    rstd: &mut [T],
-    a: &mut [T],
-) {
-    forward_block_body(c, r0, e_blk, out, z, rstd, a);
+simd_dispatch! {
+    /// One block of edges r0.. (b = out rows): z (x̂ with LayerNorm) into `z`, the output rows.
+    fn forward_block<T: Real>(
+        c: &Consts<'_, T>,
+        r0: usize,
+        e_blk: &[T],
+        out: &mut [T],
+        z: &mut [T],
+        rstd: &mut [T],
+        a: &mut [T],
+    ) => forward_block_body,
+    [("avx512f,avx2,fma", has_avx512())]
 }
 
 #[inline(always)]
@@ -1013,44 +994,21 @@ fn edge_backward<T: Real>(tape: &EdgeTape<T>, dy: &[T], need: [bool; 8]) -> [Opt
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn backward_block<T: Real>(
-    c: &Consts<'_, T>,
-    r0: usize,
-    e_blk: &[T],
-    dy: &[T],
-    hidden: &[T],
-    rstd: &[T],
-    de_blk: Option<&mut [T]>,
-    acc: &mut Acc<T>,
-    a: &mut [T],
-    dz: &mut [T],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
-        unsafe { backward_block_avx512(c, r0, e_blk, dy, hidden, rstd, de_blk, acc, a, dz) };
-        return;
-    }
-    backward_block_body(c, r0, e_blk, dy, hidden, rstd, de_blk, acc, a, dz);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn backward_block_avx512<T: Real>(
-    c: &Consts<'_, T>,
-    r0: usize,
-    e_blk: &[T],
-    dy: &[T],
-    hidden: &[T],
-    rstd: &[T],
-    de_blk: Option<&mut [T]>,
-    acc: &mut Acc<T>,
-    a: &mut [T],
-    dz: &mut [T],
-) {
-    backward_block_body(c, r0, e_blk, dy, hidden, rstd, de_blk, acc, a, dz);
+simd_dispatch! {
+    #[allow(clippy::too_many_arguments)]
+    fn backward_block<T: Real>(
+        c: &Consts<'_, T>,
+        r0: usize,
+        e_blk: &[T],
+        dy: &[T],
+        hidden: &[T],
+        rstd: &[T],
+        de_blk: Option<&mut [T]>,
+        acc: &mut Acc<T>,
+        a: &mut [T],
+        dz: &mut [T],
+    ) => backward_block_body,
+    [("avx512f,avx2,fma", has_avx512())]
 }
 
 #[inline(always)]

@@ -941,34 +941,11 @@ fn has_avx512() -> bool {
     }
 }
 
-/// One sequence's step after the products: activates its gates `row` (i, f, g, o, in place),
-/// updates c (in place), writes tanh c_t to `tc` and h_t to `h_row`.
-fn cell_forward<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
-        unsafe { cell_forward_avx512(row, c, h_row, tc) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        unsafe { cell_forward_avx2(row, c, h_row, tc) };
-        return;
-    }
-    cell_forward_body(row, c, h_row, tc);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn cell_forward_avx2<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
-    cell_forward_body(row, c, h_row, tc);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn cell_forward_avx512<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) {
-    cell_forward_body(row, c, h_row, tc);
+simd_dispatch! {
+    /// One sequence's step after the products: activates its gates `row` (i, f, g, o, in place),
+    /// updates c (in place), writes tanh c_t to `tc` and h_t to `h_row`.
+    fn cell_forward<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &mut [T]) => cell_forward_body,
+    [("avx512f,avx2,fma", has_avx512()), ("avx2,fma", has_avx2())]
 }
 
 #[inline(always)]
@@ -992,58 +969,19 @@ fn cell_forward_body<T: Real>(row: &mut [T], c: &mut [T], h_row: &mut [T], tc: &
     }
 }
 
-/// One sequence's step of the backward pass: from δh (carried + ∂L/∂y_t) and δc to the gate
-/// gradients `dg` (i, f, g, o before activation), and δc_{t−1} (in place in `dc`).
-fn cell_backward<T: Real>(
-    gates: &[T],
-    tc: &[T],
-    c_prev: &[T],
-    dy: &[T],
-    dh: &mut [T],
-    dc: &mut [T],
-    dg: &mut [T],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
-        unsafe { cell_backward_avx512(gates, tc, c_prev, dy, dh, dc, dg) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        unsafe { cell_backward_avx2(gates, tc, c_prev, dy, dh, dc, dg) };
-        return;
-    }
-    cell_backward_body(gates, tc, c_prev, dy, dh, dc, dg);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn cell_backward_avx2<T: Real>(
-    gates: &[T],
-    tc: &[T],
-    c_prev: &[T],
-    dy: &[T],
-    dh: &mut [T],
-    dc: &mut [T],
-    dg: &mut [T],
-) {
-    cell_backward_body(gates, tc, c_prev, dy, dh, dc, dg);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn cell_backward_avx512<T: Real>(
-    gates: &[T],
-    tc: &[T],
-    c_prev: &[T],
-    dy: &[T],
-    dh: &mut [T],
-    dc: &mut [T],
-    dg: &mut [T],
-) {
-    cell_backward_body(gates, tc, c_prev, dy, dh, dc, dg);
+simd_dispatch! {
+    /// One sequence's step of the backward pass: from δh (carried + ∂L/∂y_t) and δc to the gate
+    /// gradients `dg` (i, f, g, o before activation), and δc_{t−1} (in place in `dc`).
+    fn cell_backward<T: Real>(
+        gates: &[T],
+        tc: &[T],
+        c_prev: &[T],
+        dy: &[T],
+        dh: &mut [T],
+        dc: &mut [T],
+        dg: &mut [T],
+    ) => cell_backward_body,
+    [("avx512f,avx2,fma", has_avx512()), ("avx2,fma", has_avx2())]
 }
 
 #[inline(always)]

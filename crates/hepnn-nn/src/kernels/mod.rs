@@ -66,6 +66,43 @@
 //!
 //! Both reuse [`matmul`], [`Real`] and the conversion helpers of this module.
 
+/// Defines `fn $name` that runs `$body` compiled for the first listed x86-64 feature set the CPU
+/// has (each entry: the `target_feature` list and the run-time check that guards it), else the
+/// portable build. `$body` is `#[inline(always)]`, so each variant is the body vectorised for
+/// its features; the wrappers' signatures are written once, here.
+macro_rules! simd_dispatch {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident<$T:ident: Real>($($arg:ident: $ty:ty),* $(,)?) => $body:ident,
+        [$($variant:tt),+ $(,)?]
+    ) => {
+        $(#[$attr])*
+        fn $name<$T: Real>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                simd_dispatch!(@variants $T, ($($arg: $ty),*), ($($arg),*), $body, [$($variant),+]);
+            }
+            $body($($arg),*)
+        }
+    };
+    (@variants $T:ident, $params:tt, $args:tt, $body:ident, []) => {};
+    (@variants $T:ident, $params:tt, $args:tt, $body:ident, [$first:tt $(, $rest:tt)*]) => {
+        simd_dispatch!(@variant $T, $params, $args, $body, $first);
+        simd_dispatch!(@variants $T, $params, $args, $body, [$($rest),*]);
+    };
+    (@variant $T:ident, ($($p:ident: $ty:ty),*), ($($a:ident),*), $body:ident, ($features:literal, $check:expr)) => {
+        if $check {
+            #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
+            fn variant<$T: Real>($($p: $ty),*) {
+                $body($($a),*)
+            }
+            // SAFETY: the check above found these features on this CPU.
+            return unsafe { variant($($a),*) };
+        }
+    };
+}
+
 pub mod conv;
 pub mod gnn;
 pub mod lstm;
