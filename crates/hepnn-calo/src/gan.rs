@@ -416,15 +416,7 @@ impl CaloGan {
     /// slope, to the intercept aᵢ of [`mean_shape_in_energy`] — and its energy unit's bias to 0.
     pub fn start_from_mean_shape(mut self, showers: &CaloShowers) -> Self {
         let voxels = self.generator.voxels;
-        let mut mean = vec![0f64; voxels];
-        for i in 0..showers.len() {
-            let row = showers.shower(i);
-            let total: f64 = row.iter().map(|&v| f64::from(v)).sum::<f64>().max(1e-12);
-            for (m, &v) in mean.iter_mut().zip(row) {
-                *m += f64::from(v) / total;
-            }
-        }
-        let n = showers.len().max(1) as f64;
+        let mean = mean_normalised_shape(showers, 0..showers.len(), voxels);
         let mut bias: Vec<f32> = if self.generator.condition_slope.is_some() {
             // The logits are a + b·c: the bias is the intercept a of the log mean shape.
             mean_shape_in_energy(showers, voxels)
@@ -433,9 +425,7 @@ impl CaloGan {
                 .map(|&a| a as f32)
                 .collect()
         } else {
-            mean.iter()
-                .map(|m| ((m / n).max(1e-8)).ln() as f32)
-                .collect()
+            mean.iter().map(|m| m.max(1e-8).ln() as f32).collect()
         };
         bias.push(0.0);
         // Layer-factorised: the layer logits start at ln of the mean layer shares (the voxel
@@ -443,7 +433,7 @@ impl CaloGan {
         if let Some(per_layer) = voxels.checked_div(self.generator.factorised_layers) {
             bias.extend(
                 mean.chunks(per_layer)
-                    .map(|share| ((share.iter().sum::<f64>() / n).max(1e-8)).ln() as f32),
+                    .map(|share| share.iter().sum::<f64>().max(1e-8).ln() as f32),
             );
         }
         if let Some(last) = self.generator.mlp.layers.last_mut() {
@@ -455,6 +445,26 @@ impl CaloGan {
         }
         self
     }
+}
+
+/// The mean over the showers `items` of the normalised shape voxel / E_total (each total
+/// floored at 10⁻¹² MeV), `voxels` values.
+fn mean_normalised_shape(
+    showers: &CaloShowers,
+    items: impl ExactSizeIterator<Item = usize>,
+    voxels: usize,
+) -> Vec<f64> {
+    let n = items.len().max(1) as f64;
+    let mut mean = vec![0f64; voxels];
+    for i in items {
+        let row = showers.shower(i);
+        let total: f64 = row.iter().map(|&v| f64::from(v)).sum::<f64>().max(1e-12);
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += f64::from(v) / total;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    mean
 }
 
 /// The log mean shape as a straight line in the condition: showers sorted by c are cut into 8
@@ -470,17 +480,9 @@ pub fn mean_shape_in_energy(showers: &CaloShowers, voxels: usize) -> (Vec<f64>, 
     let mut logs: Vec<Vec<f64>> = Vec::with_capacity(groups);
     for g in 0..groups {
         let part = &order[g * order.len() / groups..(g + 1) * order.len() / groups];
-        let mut mean = vec![0f64; voxels];
-        for &i in part {
-            let row = showers.shower(i);
-            let total: f64 = row.iter().map(|&v| f64::from(v)).sum::<f64>().max(1e-12);
-            for (m, &v) in mean.iter_mut().zip(row) {
-                *m += f64::from(v) / total;
-            }
-        }
-        let n = part.len().max(1) as f64;
-        cs.push(part.iter().map(|&i| c_of(i)).sum::<f64>() / n);
-        logs.push(mean.iter().map(|m| (m / n).max(1e-8).ln()).collect());
+        let mean = mean_normalised_shape(showers, part.iter().copied(), voxels);
+        cs.push(part.iter().map(|&i| c_of(i)).sum::<f64>() / part.len().max(1) as f64);
+        logs.push(mean.iter().map(|m| m.max(1e-8).ln()).collect());
     }
     let c_mean = cs.iter().sum::<f64>() / groups as f64;
     let c_var: f64 = cs.iter().map(|c| (c - c_mean).powi(2)).sum();
