@@ -229,6 +229,40 @@ impl CaloGanConfig {
             .with_resolution(k))
     }
 
+    /// Checks the settings that generation relies on: q ≥ 0 and a > 0 (finite), the condition
+    /// slope empty or one value per voxel, equal layers for the layer-factorised output.
+    ///
+    /// # Errors
+    /// [`CaloError::Showers`] naming the setting.
+    pub fn validate(&self) -> Result<(), CaloError> {
+        let bad = |what: String| Err(CaloError::Showers(format!("GAN config: {what}")));
+        if !(self.quantum_mev.is_finite() && self.quantum_mev >= 0.0) {
+            return bad(format!("quantum_mev must be ≥ 0, got {}", self.quantum_mev));
+        }
+        if !(self.quantum_shape.is_finite() && self.quantum_shape > 0.0) {
+            return bad(format!(
+                "quantum_shape must be > 0, got {}",
+                self.quantum_shape
+            ));
+        }
+        if !self.condition_slope.is_empty() && self.condition_slope.len() != self.voxels {
+            return bad(format!(
+                "condition_slope has {} values for {} voxels",
+                self.condition_slope.len(),
+                self.voxels
+            ));
+        }
+        if self.layer_factorised {
+            let sizes: Vec<usize> = self.layer_offsets.windows(2).map(|w| w[1] - w[0]).collect();
+            if sizes.is_empty() || sizes.iter().any(|&n| n != sizes[0]) {
+                return bad(format!(
+                    "the layer-factorised generator needs layers of equal size, got {sizes:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Builds the generator and the critic (burn's default initialisation; seed the device
     /// first for reproducible weights).
     pub fn init(&self, device: &Device) -> CaloGan {
@@ -847,6 +881,7 @@ pub fn load_generator(
     }
     let config: CaloGanConfig = serde_json::from_value(serde_json::Value::Object(fields))
         .map_err(|e| bad(e.to_string()))?;
+    config.validate().map_err(|e| bad(e.to_string()))?;
     let weights = dir.join("generator.bpk");
     let generator = config
         .init(device)
@@ -891,18 +926,7 @@ pub fn train_gan(
     out_dir: &Path,
     resume: bool,
 ) -> Result<(CaloGanConfig, CaloGan, Vec<hepnn_nn::train::EpochRecord>), CaloError> {
-    if config.layer_factorised {
-        let sizes: Vec<usize> = config
-            .layer_offsets
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .collect();
-        if sizes.is_empty() || sizes.iter().any(|&n| n != sizes[0]) {
-            return Err(CaloError::Showers(format!(
-                "the layer-factorised generator needs layers of equal size, got {sizes:?}"
-            )));
-        }
-    }
+    config.validate()?;
     let config = if config.energy_dependent_shape && config.condition_slope.is_empty() {
         let slope = mean_shape_in_energy(showers, config.voxels).1;
         config.with_condition_slope(slope)

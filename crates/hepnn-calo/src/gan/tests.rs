@@ -141,6 +141,15 @@ fn a_generator_written_before_the_quanta_loads_with_its_threshold() {
         ),
         (0.01, 0.0, 1.0)
     );
+    // Settings generation cannot use are refused with the file and the setting named.
+    json["quantum_mev"] = serde_json::json!(0.3);
+    json["quantum_shape"] = serde_json::json!(-1.0);
+    std::fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("written");
+    let err = load_generator(dir.path(), &device).expect_err("a negative shape");
+    assert!(
+        err.to_string().contains("config.json") && err.to_string().contains("quantum_shape"),
+        "{err}"
+    );
     // A config that is not an object is refused with the file named.
     std::fs::write(&path, b"[1, 2]").expect("written");
     let err = load_generator(dir.path(), &device).expect_err("not a config");
