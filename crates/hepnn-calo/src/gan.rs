@@ -167,6 +167,10 @@ pub struct CaloGanConfig {
     /// Empty: no such term (generators trained before 26 Nov, session 7).
     #[config(default = "Vec::new()")]
     pub condition_slope: Vec<f64>,
+    /// The critic also sees the shower depth (energy-weighted mean layer index) and its
+    /// spread, the longitudinal figures the generator gets least right.
+    #[config(default = false)]
+    pub critic_depth: bool,
 }
 
 impl CaloGanConfig {
@@ -270,7 +274,7 @@ impl CaloGanConfig {
         let mut g_sizes = vec![self.latent + 1];
         g_sizes.extend(&self.generator_hidden);
         g_sizes.push(self.voxels + 1 + if self.layer_factorised { layers } else { 0 });
-        let mut d_sizes = vec![self.voxels + layers + 2];
+        let mut d_sizes = vec![self.voxels + layers + 2 + if self.critic_depth { 2 } else { 0 }];
         d_sizes.extend(&self.critic_hidden);
         d_sizes.push(1);
         let leaky = Activation::LeakyRelu { slope: 0.2 };
@@ -301,6 +305,7 @@ impl CaloGanConfig {
                 layer_scale: self.layer_scale,
                 resolution: self.resolution,
                 mean_energy_fraction: self.mean_energy_fraction,
+                depth_features: self.critic_depth,
             },
         }
     }
@@ -395,6 +400,9 @@ pub struct Critic {
     /// f̄.
     #[module(skip)]
     pub mean_energy_fraction: f64,
+    /// Whether the features hold the shower depth and its spread ([`CaloGanConfig::critic_depth`]).
+    #[module(skip)]
+    pub depth_features: bool,
 }
 
 impl Critic {
@@ -406,12 +414,30 @@ impl Critic {
     pub fn features(&self, x: Tensor<2>, c: Tensor<2>) -> Tensor<2> {
         let layers = x.clone().matmul(self.membership.clone().detach());
         let total = x.clone().sum_dim(1);
-        let energy = (total / self.mean_energy_fraction - 1.0)
+        let energy = (total.clone() / self.mean_energy_fraction - 1.0)
             / relative_resolution(c.clone(), self.resolution);
-        Tensor::cat(
-            vec![x * self.voxel_scale, layers * self.layer_scale, energy, c],
-            1,
-        )
+        let mut parts = vec![
+            x * self.voxel_scale,
+            layers.clone() * self.layer_scale,
+            energy,
+            c,
+        ];
+        if self.depth_features {
+            // Depth d = Σ l·E_l / Σ E_l and spread √(Σ l²·E_l / Σ E_l − d²), in units of ~10 layers.
+            let [_, n_layers] = layers.dims();
+            let index = Tensor::<1, Int>::arange(0..n_layers as i64, &layers.device())
+                .float()
+                .reshape([1, n_layers]);
+            let total = total.clamp_min(1e-12);
+            let depth = (layers.clone() * index.clone()).sum_dim(1) / total.clone();
+            let second = (layers * index.clone() * index).sum_dim(1) / total;
+            let spread = (second - depth.clone().powf_scalar(2.0))
+                .clamp_min(1e-6)
+                .sqrt();
+            parts.push((depth - 12.0) / 3.0);
+            parts.push((spread - 4.0) / 2.0);
+        }
+        Tensor::cat(parts, 1)
     }
 
     /// The critic's score of input features (see [`Critic::features`]).

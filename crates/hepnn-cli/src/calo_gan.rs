@@ -154,6 +154,9 @@ pub struct TrainCaloOptions {
     /// showers' log mean shape, so the generator starts from the mean shape at each energy.
     #[arg(long)]
     pub energy_dependent_shape: bool,
+    /// GAN: the critic also sees each shower's depth (energy-weighted mean layer) and spread.
+    #[arg(long)]
+    pub critic_depth: bool,
 }
 
 /// Options of `hepnn evaluate calo`.
@@ -253,7 +256,8 @@ pub fn train(common: &Common, o: &TrainCaloOptions) -> anyhow::Result<Summary> {
     let config = CaloGanConfig::from_showers(&binning, &showers, loss)?
         .with_quanta_in_training(o.quanta_in_training)
         .with_layer_factorised(o.layer_factorised)
-        .with_energy_dependent_shape(o.energy_dependent_shape);
+        .with_energy_dependent_shape(o.energy_dependent_shape)
+        .with_critic_depth(o.critic_depth);
     let train_config = TrainConfig::new(o.epochs, o.batch_size, o.lr, common.seed);
     // Adam β₁ = 0.5, the usual GAN setting (DCGAN, WGAN-GP).
     let beta1 = 0.5;

@@ -265,3 +265,33 @@ fn training_against_quanta_shows_the_critic_sparse_showers_and_still_moves_the_g
     let norm: f32 = g.powf_scalar(2.0).sum().into_scalar();
     assert!(norm > 0.0 && norm.is_finite());
 }
+
+#[test]
+fn the_critic_can_see_the_shower_depth_and_its_spread() {
+    let device = Device::flex();
+    let config = CaloGanConfig::new(12, vec![0, 6, 12])
+        .with_latent(4)
+        .with_generator_hidden(vec![16])
+        .with_critic_hidden(vec![16])
+        .with_critic_depth(true);
+    let gan = config.init(&device);
+    // Shower 0: all in layer 1 (depth 1, spread 0); shower 1: half in each (depth 0.5, spread 0.5).
+    let mut x = vec![0f32; 24];
+    x[6] = 0.03;
+    x[12] = 0.015;
+    x[18] = 0.015;
+    let x = Tensor::<2>::from_data(TensorData::new(x, [2, 12]), &device);
+    let features: Vec<f32> = gan
+        .critic
+        .features(x, Tensor::<2>::zeros([2, 1], &device))
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    // voxels + layers + pull + c, then depth and spread: 12 + 2 + 2 + 2 = 18 per shower.
+    assert_eq!(features.len(), 2 * 18);
+    let (d0, s0) = (features[16] * 3.0 + 12.0, features[17] * 2.0 + 4.0);
+    let (d1, s1) = (features[34] * 3.0 + 12.0, features[35] * 2.0 + 4.0);
+    assert!((d0 - 1.0).abs() < 1e-4 && s0 < 0.01, "{d0} {s0}");
+    assert!((d1 - 0.5).abs() < 1e-4 && (s1 - 0.5).abs() < 1e-3, "{d1} {s1}");
+}
