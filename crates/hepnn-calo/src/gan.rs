@@ -22,8 +22,9 @@
 //! zeros, the reference has ~85 % of them: after generation each expected deposit is turned into
 //! discrete quanta ([`sparsity::quantise`], N ~ Poisson(v/q) crossings of q·Gamma deposits, q =
 //! [`CaloGanConfig::quantum_mev`]), or, for generators trained before 26 Nov, cut at
-//! [`CaloGanConfig::threshold_mev`] ([`sparsity::apply_threshold`]); either is fitted after training
-//! so that the mean sparsity matches the reference's, and each shower keeps its total f.
+//! [`CaloGanConfig::threshold_mev`] ([`sparsity::apply_threshold`]); q is fitted after training
+//! ([`sparsity::fit_quantum`]) so that the mean sparsity matches the reference's, and each
+//! shower keeps its total f.
 //!
 //! The adversarial signal on this one number is weak beside 6,480 voxels, so the generator loss
 //! also gets an energy-matching term (weight [`CaloGanConfig::energy_matching_weight`]): the

@@ -293,5 +293,8 @@ fn the_critic_can_see_the_shower_depth_and_its_spread() {
     let (d0, s0) = (features[16] * 3.0 + 12.0, features[17] * 2.0 + 4.0);
     let (d1, s1) = (features[34] * 3.0 + 12.0, features[35] * 2.0 + 4.0);
     assert!((d0 - 1.0).abs() < 1e-4 && s0 < 0.01, "{d0} {s0}");
-    assert!((d1 - 0.5).abs() < 1e-4 && (s1 - 0.5).abs() < 1e-3, "{d1} {s1}");
+    assert!(
+        (d1 - 0.5).abs() < 1e-4 && (s1 - 0.5).abs() < 1e-3,
+        "{d1} {s1}"
+    );
 }
