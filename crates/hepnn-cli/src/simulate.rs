@@ -52,8 +52,12 @@ pub struct SimulateOptions {
     #[arg(long, default_value_t = 0.933)]
     pub noise_per_module: f64,
     /// Probability of absorption (nuclear interaction) per layer crossed at normal incidence.
-    #[arg(long, default_value_t = 0.025)]
+    #[arg(long, default_value_t = hepnn_sim::tracker::propagation::ABSORPTION_PER_LAYER)]
     pub absorption_per_layer: f64,
+    /// Momentum-dependent absorption b (GeV²): the probability per layer is
+    /// absorption_per_layer + b/p².
+    #[arg(long, default_value_t = hepnn_sim::tracker::propagation::ABSORPTION_SOFT_GEV2)]
+    pub absorption_soft: f64,
     /// Loopers stop after this many loops in the transverse plane (ACTS loop protection: 0.5).
     #[arg(long, default_value_t = 0.75)]
     pub max_loops: f64,
@@ -104,6 +108,7 @@ pub fn run(common: &Common, options: &SimulateOptions) -> anyhow::Result<Summary
     config.digitisation.inefficiency = options.inefficiency;
     config.noise.hits_per_module = options.noise_per_module;
     config.propagation.absorption_per_layer = options.absorption_per_layer;
+    config.propagation.absorption_soft_gev2 = options.absorption_soft;
     config.propagation.max_turn = options.max_loops * std::f64::consts::TAU;
     prepare_out(&common.out)?;
     let run = RunConfig {
@@ -360,7 +365,8 @@ mod tests {
             gzip: true,
             inefficiency: 0.0,
             noise_per_module: 0.05,
-            absorption_per_layer: 0.025,
+            absorption_per_layer: hepnn_sim::tracker::propagation::ABSORPTION_PER_LAYER,
+            absorption_soft: hepnn_sim::tracker::propagation::ABSORPTION_SOFT_GEV2,
             max_loops: 0.75,
             display: true,
             display_min_pt: 0.5,

@@ -444,6 +444,14 @@ pub struct EventsConfig {
     /// directions; the generator `models/tracking-real` was trained on). See
     /// `hepnn_sim::tracker::generator::SecondaryModel`.
     pub secondaries: SecondaryKind,
+    /// Absorption probability per layer crossed at high momentum
+    /// (`hepnn_sim::tracker::PropagationConfig::absorption_per_layer`; default 0.011, fitted to
+    /// the TrackML particles files' hit counts per pT bin). Models trained before 26 Nov 2026
+    /// (session 8) pin the earlier single value, 0.025.
+    pub absorption_per_layer: f64,
+    /// Momentum-dependent part b of the absorption, a + b/p² (GeV²; default 0.003; earlier
+    /// models 0).
+    pub absorption_soft: f64,
 }
 
 /// The generator's model of secondaries ([`EventsConfig::secondaries`]).
@@ -484,9 +492,12 @@ impl EventsConfig {
         }
     }
 
-    /// The simulation settings of these events (noise and everything else at the defaults).
+    /// The simulation settings of these events (field and absorption from this config, noise
+    /// and everything else at the defaults).
     pub fn sim_config(&self) -> hepnn_sim::tracker::SimConfig {
         let mut sim = hepnn_sim::tracker::SimConfig::default();
+        sim.propagation.absorption_per_layer = self.absorption_per_layer;
+        sim.propagation.absorption_soft_gev2 = self.absorption_soft;
         if self.field == FieldKind::Solenoid {
             sim.propagation.solenoid = Some(hepnn_sim::tracker::Solenoid::TRACKML);
         }
@@ -506,6 +517,8 @@ impl Default for EventsConfig {
             detector: None,
             field: FieldKind::Uniform,
             secondaries: SecondaryKind::TwoComponent,
+            absorption_per_layer: hepnn_sim::tracker::propagation::ABSORPTION_PER_LAYER,
+            absorption_soft: hepnn_sim::tracker::propagation::ABSORPTION_SOFT_GEV2,
         }
     }
 }
@@ -876,6 +889,14 @@ impl TrackingConfig {
         }
         if self.events.train == 0 {
             return bad("events.train", "need at least one training event".into());
+        }
+        for (name, value) in [
+            ("events.absorption_per_layer", self.events.absorption_per_layer),
+            ("events.absorption_soft", self.events.absorption_soft),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return bad(name, format!("must be in [0, 1], got {value}"));
+            }
         }
         self.graph.module_map_config().validate()?;
         if self.graph.learn_events == 0 {

@@ -96,7 +96,7 @@ impl SimConfig {
         let (radius, half_length) = p
             .solenoid
             .map_or((1.0, 1.0), |s| (s.radius_mm, s.half_length_mm));
-        let checks: [(&'static str, f64, bool); 8] = [
+        let checks: [(&'static str, f64, bool); 9] = [
             ("bz", p.bz, p.bz.is_finite()),
             (
                 "solenoid.radius_mm",
@@ -118,6 +118,11 @@ impl SimConfig {
                 "absorption_per_layer",
                 p.absorption_per_layer,
                 (0.0..=1.0).contains(&p.absorption_per_layer),
+            ),
+            (
+                "absorption_soft_gev2",
+                p.absorption_soft_gev2,
+                (0.0..=1.0).contains(&p.absorption_soft_gev2),
             ),
             (
                 "inefficiency",
