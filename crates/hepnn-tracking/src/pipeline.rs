@@ -891,7 +891,10 @@ impl TrackingConfig {
             return bad("events.train", "need at least one training event".into());
         }
         for (name, value) in [
-            ("events.absorption_per_layer", self.events.absorption_per_layer),
+            (
+                "events.absorption_per_layer",
+                self.events.absorption_per_layer,
+            ),
             ("events.absorption_soft", self.events.absorption_soft),
         ] {
             if !(0.0..=1.0).contains(&value) {

@@ -525,7 +525,8 @@ pub fn propagate<R: Rng + ?Sized>(
         if state.pt < config.min_pt {
             break;
         }
-        let absorption = config.absorption(state.pt * (1.0 + state.cot_theta * state.cot_theta).sqrt());
+        let absorption =
+            config.absorption(state.pt * (1.0 + state.cot_theta * state.cot_theta).sqrt());
         if absorption > 0.0 {
             let norm = (1.0 + state.cot_theta * state.cot_theta).sqrt();
             let cos_alpha = match layer.shape {
