@@ -201,7 +201,7 @@ impl Translator {
     }
 
     /// Greedy translation with the last decoder layer's cross-attention (mean over heads):
-    /// (source tokens, output tokens + "</s>", weights[output][source]).
+    /// (source tokens, output tokens + `"</s>"`, `weights[output][source]`).
     pub fn attention(&self, french: &str) -> (Vec<String>, Vec<String>, Vec<Vec<f32>>) {
         let src_tokens = tokenize(french);
         let ids = self.src_vocab.encode(&src_tokens);

@@ -29,7 +29,7 @@ pub enum Aggregation {
     Max,
 }
 
-/// Aggregates `messages` [E, F] onto `num_nodes` nodes by their `targets` [E].
+/// Aggregates `messages` `[E, F]` onto `num_nodes` nodes by their `targets` `[E]`.
 ///
 /// # Shapes
 /// - `messages`: `[E, F]`, `targets`: `[E]` (values in 0..num_nodes)

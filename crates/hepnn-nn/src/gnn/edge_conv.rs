@@ -29,7 +29,7 @@ pub struct EdgeConvConfig {
 /// One EdgeConv layer.
 #[derive(Module, Debug)]
 pub struct EdgeConv {
-    /// h_Θ: [2F] → hidden → F' (ReLU between, and after).
+    /// h_Θ: `[2F]` → hidden → F' (ReLU between, and after).
     pub h: Mlp,
     /// ⊕.
     #[module(skip)]

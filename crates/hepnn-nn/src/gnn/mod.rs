@@ -15,7 +15,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`graph`] | [`Graph`]: features, `edge_index`, batching with index offsets and a node→graph vector |
-//! | [`aggregate`] | [`Aggregation`] sum / mean / max with correct gradients |
+//! | [`aggregate`](mod@aggregate) | [`Aggregation`] sum / mean / max with correct gradients |
 //! | [`message_passing`] | the [`MessagePassing`] trait: `message` / `aggregate` / `update` / `propagate` |
 //! | [`interaction`] | interaction network (Battaglia et al. 2016), as used for tracking (DeZoort et al. 2021) |
 //! | [`gcn`] | graph convolution (Kipf & Welling 2017) |
