@@ -1085,6 +1085,8 @@ mod tests {
         let err = TrackingConfig::from_toml("[building]\nkind = \"cc_walk\"\nscore_cut = 1.5\n")
             .unwrap_err();
         assert!(err.to_string().contains("1.5"), "{err}");
+        let err = TrackingConfig::from_toml("[events]\nabsorption_soft = -0.1\n").unwrap_err();
+        assert!(err.to_string().contains("events.absorption_soft"), "{err}");
         let err = TrackingConfig::from_toml("[building]\nfit_chi2_max = -2.0\n").unwrap_err();
         assert!(err.to_string().contains("building.fit_chi2_max"), "{err}");
     }

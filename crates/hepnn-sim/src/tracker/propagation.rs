@@ -158,12 +158,7 @@ impl PropagationConfig {
     /// Probability of absorption per layer crossed at normal incidence for momentum `p` (GeV):
     /// `absorption_per_layer + absorption_soft_gev2 / p²`, at most 0.5.
     pub fn absorption(&self, p: f64) -> f64 {
-        let soft = if self.absorption_soft_gev2 > 0.0 {
-            self.absorption_soft_gev2 / (p * p).max(1e-12)
-        } else {
-            0.0
-        };
-        (self.absorption_per_layer + soft).min(0.5)
+        (self.absorption_per_layer + self.absorption_soft_gev2 / (p * p).max(1e-12)).min(0.5)
     }
 
     /// The field bending a track at `position` with `cot_theta` (T).
@@ -525,10 +520,9 @@ pub fn propagate<R: Rng + ?Sized>(
         if state.pt < config.min_pt {
             break;
         }
-        let absorption =
-            config.absorption(state.pt * (1.0 + state.cot_theta * state.cot_theta).sqrt());
+        let norm = (1.0 + state.cot_theta * state.cot_theta).sqrt();
+        let absorption = config.absorption(state.pt * norm);
         if absorption > 0.0 {
-            let norm = (1.0 + state.cot_theta * state.cot_theta).sqrt();
             let cos_alpha = match layer.shape {
                 LayerShape::Barrel { .. } => {
                     let r = p_ref[0].hypot(p_ref[1]).max(1e-9);
